@@ -1,0 +1,100 @@
+"""aiokafka factories: the idempotent producer, static-membership consumers, topic creation."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+
+from newsflow_common.settings import Settings
+from newsflow_schemas import Message, Topic, encode, headers
+
+
+def is_transient_kafka_error(exc: BaseException) -> bool:
+    """A failure of the surroundings (broker away, leader moving, timeout): retry, never dead-letter."""
+    if isinstance(exc, KafkaConnectionError | KafkaTimeoutError | OSError | TimeoutError):
+        return True
+    return isinstance(exc, KafkaError) and bool(exc.retriable)
+
+
+def connection_kwargs(settings: Settings) -> dict[str, Any]:
+    """What every aiokafka client needs to reach the cluster, TLS and SASL included."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers.split(","),
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        kwargs["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile,
+            certfile=settings.kafka_ssl_certfile,
+            keyfile=settings.kafka_ssl_keyfile,
+        )
+    if settings.kafka_sasl_mechanism:
+        password = settings.kafka_sasl_password
+        kwargs.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=password.get_secret_value() if password else None,
+        )
+    return kwargs
+
+
+def producer(settings: Settings, service: str) -> AIOKafkaProducer:
+    """Idempotent, acks=all: a retried send never duplicates or reorders within a partition."""
+    return AIOKafkaProducer(
+        **connection_kwargs(settings),
+        client_id=f"newsflow-{service}",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_request_size=settings.kafka_max_request_bytes,
+    )
+
+
+def consumer(settings: Settings, service: str, *topics: str) -> AIOKafkaConsumer:
+    """A consumer with static membership and manual commits (after the output is acknowledged)."""
+    return AIOKafkaConsumer(
+        *topics,
+        **connection_kwargs(settings),
+        client_id=f"newsflow-{service}",
+        group_id=f"newsflow-{service}",
+        group_instance_id=settings.instance_id(service),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_partition_fetch_bytes=settings.kafka_max_request_bytes,
+        fetch_max_bytes=4 * settings.kafka_max_request_bytes,
+    )
+
+
+async def send(producer: AIOKafkaProducer, topic: str, message: Message, service: str) -> None:
+    """Produce one message and wait for the broker's ack."""
+    await producer.send_and_wait(topic, encode(message), key=message.key().encode(), headers=headers(message, service))
+
+
+async def ensure_topics(settings: Settings, topics: list[Topic]) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    admin = AIOKafkaAdminClient(**connection_kwargs(settings), client_id="newsflow-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        new = [
+            NewTopic(
+                t.name,
+                num_partitions=t.partitions,
+                replication_factor=settings.kafka_replication_factor,
+                topic_configs=t.kafka_config(),
+            )
+            for t in missing
+        ]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another job created them meanwhile: fine
+                await admin.create_topics(new)
+        return [t.name for t in missing]
+    finally:
+        await admin.close()

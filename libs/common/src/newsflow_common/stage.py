@@ -1,0 +1,110 @@
+"""A stream stage: decode one record, transform it, produce the outputs or a dead letter.
+
+The transport (a faust agent, an aiokafka loop) only feeds records in and
+provides ``send``; what a stage does is its ``transform``. A failure of the
+record itself goes to the DLQ of the input topic; a failure of the surroundings
+propagates out of ``send`` and is retried there, so nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Generic, TypeVar
+
+from pydantic import ValidationError
+
+from newsflow_common.dlq import Rejected, dead_letter
+from newsflow_common.logs import get_logger, trace
+from newsflow_common.metrics import DEAD_LETTERS, ERRORS, MESSAGES_IN, MESSAGES_OUT, PROCESSING_SECONDS
+from newsflow_schemas import Message, decode, dlq_of, header
+
+In = TypeVar("In", bound=Message)
+Send = Callable[[str, Message], Awaitable[None]]
+"""Produce one message to a topic and wait for the ack; raises on a transient failure."""
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A consumed Kafka record, independent of the client library."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @cached_property
+    def trace_id(self) -> str:
+        """The producer's trace id; a record that has none gets a new one, the same on every read."""
+        return header(self.headers, "trace-id") or uuid.uuid4().hex
+
+
+def decode_record(record: Record, model: type[In]) -> In:
+    """Decode a record's value as ``model``; an invalid one is Rejected with kind 'schema'."""
+    try:
+        return decode(model, record.value)
+    except ValidationError as exc:
+        raise Rejected("schema", f"not a valid {model.__name__}: {exc}") from exc
+
+
+def reject_record(record: Record, service: str, kind: str, error: str) -> tuple[str, Message]:
+    """The dead letter for a record, addressed to its topic's DLQ, counted and logged."""
+    dlq = dlq_of(record.topic)
+    DEAD_LETTERS.labels(service, dlq, kind).inc()
+    ERRORS.labels(service, kind).inc()
+    log.warning("dead-lettered", kind=kind, error=error[:300], topic=record.topic, offset=record.offset)
+    letter = dead_letter(
+        original=record.value or b"",
+        stage=service,
+        kind=kind,
+        error=error,
+        trace_id=record.trace_id,
+        key=record.key,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+    )
+    return dlq, letter
+
+
+class Stage(ABC, Generic[In]):
+    """One step of the pipeline: a subclass says only what is special about it."""
+
+    service: str
+    input_topic: str
+
+    @property
+    @abstractmethod
+    def input_model(self) -> type[In]: ...
+
+    @abstractmethod
+    async def transform(self, message: In) -> Sequence[tuple[str, Message]]:
+        """The outputs for one input as (topic, message); raise Rejected for a bad input."""
+
+    async def handle(self, record: Record, send: Send) -> None:
+        """Process one record to the end: its outputs acknowledged, or its dead letter."""
+        MESSAGES_IN.labels(self.service, record.topic).inc()
+        started = time.perf_counter()
+        with trace(record.trace_id, offset=record.offset, partition=record.partition):
+            outputs = await self._outputs(record)
+            for out_topic, message in outputs:
+                await send(out_topic, message)
+                MESSAGES_OUT.labels(self.service, out_topic).inc()
+        PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+
+    async def _outputs(self, record: Record) -> Sequence[tuple[str, Message]]:
+        try:
+            return await self.transform(decode_record(record, self.input_model))
+        except Rejected as exc:
+            return [reject_record(record, self.service, exc.kind, str(exc))]
+        except Exception as exc:  # a bug or a library failing on this input: keep it, move on
+            log.exception("transform failed", topic=record.topic, offset=record.offset)
+            return [reject_record(record, self.service, "unexpected", f"{type(exc).__name__}: {exc}")]

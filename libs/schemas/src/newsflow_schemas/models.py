@@ -1,0 +1,143 @@
+"""Message models: one pydantic model per topic, the public contract of newsflow.
+
+Within a topic version only optional fields may be added; a breaking change is
+a new ``vN`` topic with its own model.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class Message(BaseModel):
+    """Base of every topic message: strict about unknown fields, versioned."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_name: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+    trace_id: str = Field(description="Id of the raw document this message descends from; logged by every stage.")
+
+    def key(self) -> str:
+        """The Kafka key: the entity's id."""
+        raise NotImplementedError
+
+
+class RawDocument(Message):
+    """A document as a source delivered it, before any parsing (news.raw.v1)."""
+
+    schema_name: ClassVar[str] = "RawDocument"
+
+    doc_id: str = Field(description="Deterministic id: hash of the source, locator and content.")
+    source: str = Field(description="Name of the source that delivered it, e.g. 'files' or a feed name.")
+    uri: str = Field(description="Where it came from: a file path or a URL.")
+    url: str | None = Field(default=None, description="The page's URL on the web, when known.")
+    content_type: str = Field(description="MIME type of the body: text/plain, text/html, ...")
+    charset: str = Field(description="Charset the original bytes were decoded from.")
+    body: str = Field(description="The document's text, decoded to Unicode.")
+    fetched_at: AwareDatetime
+    metadata: dict[str, str] = Field(default_factory=dict, description="Source-specific extras.")
+
+    def key(self) -> str:
+        return self.doc_id
+
+
+class Position(BaseModel):
+    """Where an article sits inside the raw document it was cut from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: int = Field(ge=0, description="0-based order of the story in its page.")
+    start: int = Field(ge=0, description="Character offset of the story's first character in the raw body.")
+    end: int = Field(ge=0, description="Character offset just past the story's last character.")
+
+
+class Article(Message):
+    """One story extracted from a raw document (news.articles.v1)."""
+
+    schema_name: ClassVar[str] = "Article"
+
+    article_id: str = Field(description="Deterministic: canonical URL, else source + title + date, else content hash.")
+    doc_id: str = Field(description="The RawDocument this article was extracted from.")
+    source: str
+    url: str | None = None
+    title: str
+    body: str
+    section: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    published_at: AwareDatetime | None = None
+    extractor: str = Field(description="What extracted it: 'trafilatura', 'listing-splitter', 'plain-text'.")
+    position: Position | None = Field(default=None, description="Set when the page held several stories.")
+    parsed_at: AwareDatetime
+
+    def key(self) -> str:
+        return self.article_id
+
+
+EntityType = Literal["PERSON", "ORG", "LOC", "NORP", "EVENT", "DATE", "MONEY"]
+
+
+class Entity(BaseModel):
+    """A named entity of an article, with its mentions folded together."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    type: EntityType
+    count: int = Field(ge=1, description="Mentions in the article.")
+    first_offset: int = Field(ge=0, description="Character offset of the first mention in title + body.")
+
+
+class EnrichedArticle(Article):
+    """An article with language and entities (news.enriched.v1)."""
+
+    schema_name: ClassVar[str] = "EnrichedArticle"
+
+    language: str | None = Field(description="ISO 639-1 code, None when undetected.")
+    entities: list[Entity] = Field(default_factory=list)
+    persons: list[str] = Field(default_factory=list)
+    organizations: list[str] = Field(default_factory=list)
+    locations: list[str] = Field(default_factory=list)
+    enriched_at: AwareDatetime
+
+
+class TrendCount(Message):
+    """How often a term appeared in a time window (news.trends.v1)."""
+
+    schema_name: ClassVar[str] = "TrendCount"
+
+    trend_id: str = Field(description="Deterministic: term, type and window, so a re-emission overwrites.")
+    term: str
+    type: str
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    count: int = Field(ge=0)
+    baseline: float = Field(ge=0, description="Mean count of the same term in earlier windows.")
+    score: float = Field(description="How unusual count is against the baseline.")
+
+    def key(self) -> str:
+        return self.trend_id
+
+
+class DeadLetter(Message):
+    """A message a stage could not process, with the reason (news.*.dlq)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+    schema_name: ClassVar[str] = "DeadLetter"
+
+    original: bytes = Field(description="The original bytes, base64 in JSON.")
+    original_key: str | None = None
+    topic: str | None = Field(description="Topic it was read from; None when a source delivered it.")
+    partition: int | None = None
+    offset: int | None = None
+    source: str | None = Field(default=None, description="Source locator when it never reached a topic.")
+    stage: str = Field(description="The service that gave up on it.")
+    error_kind: str = Field(description="Short machine-readable reason, e.g. 'schema', 'empty', 'binary'.")
+    error_message: str
+    failed_at: AwareDatetime
+
+    def key(self) -> str:
+        return self.original_key or self.trace_id
