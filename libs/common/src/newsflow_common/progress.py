@@ -13,14 +13,15 @@ class Progress:
     total: int | None = None
     done: int = 0
     started: float = field(default_factory=time.monotonic)
-    _last: float = 0.0
+    _last: float = field(default_factory=time.monotonic)
 
     def advance(self, n: int = 1) -> None:
         self.done += n
         now = time.monotonic()
         if now - self._last >= 1.0:
             self._last = now
-            self._print(end="\r")
+            # On a terminal the line rewrites itself; in a log file each update is a line.
+            self._print(end="\r" if sys.stderr.isatty() else "\n")
 
     def finish(self) -> None:
         self._print(end="\n")

@@ -1,0 +1,74 @@
+# newsflow — the two commands a new user needs: `make run` and `make test`.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+KAFKA_PORT ?= 9092
+ES_PORT ?= 9200
+STACK := $(UV) run --frozen python deploy/local/stack.py --kafka-port $(KAFKA_PORT) --es-port $(ES_PORT)
+LOCAL_ENV := NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(KAFKA_PORT) NEWSFLOW_ELASTICSEARCH_URL=http://127.0.0.1:$(ES_PORT)
+
+.PHONY: install run stop stack-up stack-down stack-reset test lint typecheck unit integration schemas up down clean
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+install: $(UV)  ## install uv (from PyPI, when missing) and every locked package
+	$(UV) sync --frozen
+
+stack-up: install  ## start the local Kafka + Elasticsearch stand-in (noida-db)
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+stack-reset:  ## stop the stand-in and delete its data
+	$(STACK) reset
+
+run: stack-up  ## everything on this machine: stack, topics, index setup, four services, the sample
+	$(LOCAL_ENV) $(UV) run --frozen newsflow-topics
+	$(LOCAL_ENV) $(UV) run --frozen newsflow-es-setup
+	$(LOCAL_ENV) deploy/local/services.sh start
+	$(LOCAL_ENV) $(UV) run --frozen newsflow-ingest --source sample samples/listing-page-asia.txt
+	$(LOCAL_ENV) $(UV) run --frozen newsflow-query wait --source sample --count 4 --timeout 180
+	@echo; echo '== search "Taliban"'; $(LOCAL_ENV) $(UV) run --frozen newsflow-query search Taliban
+	@echo; echo '== search "Kazakhstan"'; $(LOCAL_ENV) $(UV) run --frozen newsflow-query search Kazakhstan
+	@for t in PERSON ORG LOC; do echo; echo "== top $$t"; $(LOCAL_ENV) $(UV) run --frozen newsflow-query top --type $$t --size 8; done
+	@echo
+	@echo "newsflow is running: Kafka 127.0.0.1:$(KAFKA_PORT), Elasticsearch http://127.0.0.1:$(ES_PORT)"
+	@echo "  query:  $(LOCAL_ENV) uv run newsflow-query search 'your words'"
+	@echo "  ingest: drop .txt/.html files into .newsflow/inbox/ (logs in .newsflow/logs/)"
+	@echo "  stop:   make stop"
+
+stop:  ## stop the four services and the stand-in (data is kept; make stack-reset deletes it)
+	-deploy/local/services.sh stop
+	-$(STACK) down
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: install
+	$(UV) run --frozen mypy --strict -p newsflow_schemas -p newsflow_common
+	$(UV) run --frozen mypy -p newsflow_ingest -p newsflow_parse -p newsflow_enrich -p newsflow_index
+
+unit: install
+	$(UV) run --frozen pytest tests/unit
+
+integration: install  ## against a stand-in on free ports, or KAFKA_BOOTSTRAP_SERVERS / ELASTICSEARCH_URL
+	$(UV) run --frozen pytest tests/integration
+
+test: lint typecheck  ## the whole suite: lint, types, unit and integration tests
+	$(UV) run --frozen pytest tests
+
+schemas: install  ## regenerate the checked-in JSON Schemas after changing a model
+	$(UV) run --frozen python -m newsflow_schemas.jsonschema
+
+up:  ## production: docker compose (needs a Docker engine)
+	docker compose up -d --build
+
+down:
+	docker compose down
+
+clean: stop
+	rm -rf .newsflow .tools .venv

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Start or stop the four newsflow services in the background, against the local stack.
+#   deploy/local/services.sh start|stop|status
+# Logs: .newsflow/logs/<service>.log  PIDs: .newsflow/pids/<service>.pid
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+state=.newsflow
+bin=.venv/bin
+mkdir -p "$state/logs" "$state/pids" "$state/inbox"
+
+export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=${NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${NEWSFLOW_STACK_KAFKA_PORT:-9092}}
+export NEWSFLOW_ELASTICSEARCH_URL=${NEWSFLOW_ELASTICSEARCH_URL:-http://127.0.0.1:${NEWSFLOW_STACK_ES_PORT:-9200}}
+export NEWSFLOW_STATE_DIR=${NEWSFLOW_STATE_DIR:-$state/ingest}
+
+running() { [ -f "$state/pids/$1.pid" ] && kill -0 "$(cat "$state/pids/$1.pid")" 2>/dev/null; }
+
+start() {
+  local name=$1; shift
+  if running "$name"; then echo "$name already running (pid $(cat "$state/pids/$name.pid"))"; return; fi
+  nohup "$@" >>"$state/logs/$name.log" 2>&1 &
+  echo $! >"$state/pids/$name.pid"
+  echo "started $name (pid $!, log $state/logs/$name.log)"
+}
+
+stop() {
+  local name=$1 pid
+  running "$name" || { rm -f "$state/pids/$name.pid"; return; }
+  pid=$(cat "$state/pids/$name.pid")
+  kill -TERM "$pid"
+  # SIGTERM: the service finishes the batch in hand and commits; give it time before insisting.
+  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  rm -f "$state/pids/$name.pid"
+  echo "stopped $name"
+}
+
+case "${1:-}" in
+  start)
+    start parse "$bin/newsflow-parse"
+    start enrich "$bin/newsflow-enrich"
+    start index "$bin/newsflow-index"
+    start ingest "$bin/newsflow-ingest" --watch "$state/inbox"
+    ;;
+  stop) for s in ingest parse enrich index; do stop "$s"; done ;;
+  status) for s in ingest parse enrich index; do running "$s" && echo "$s running" || echo "$s stopped"; done ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

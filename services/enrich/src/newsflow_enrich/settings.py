@@ -1,0 +1,9 @@
+"""Enrich settings (prefix NEWSFLOW_)."""
+
+from __future__ import annotations
+
+from newsflow_common.settings import Settings
+
+
+class EnrichSettings(Settings):
+    http_port: int = 8003

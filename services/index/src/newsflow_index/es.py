@@ -1,0 +1,33 @@
+"""The Elasticsearch client, and which of its failures are the surroundings' (retried) or a document's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, AsyncElasticsearch
+
+from newsflow_index.settings import IndexSettings
+
+RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+def client(settings: IndexSettings) -> AsyncElasticsearch:
+    """A client whose own retries are off: the callers retry with backoff and report health."""
+    kwargs: dict[str, Any] = {"request_timeout": 30, "max_retries": 0, "retry_on_timeout": False}
+    if settings.elasticsearch_api_key:
+        kwargs["api_key"] = settings.elasticsearch_api_key.get_secret_value()
+    elif settings.elasticsearch_username and settings.elasticsearch_password:
+        kwargs["basic_auth"] = (settings.elasticsearch_username, settings.elasticsearch_password.get_secret_value())
+    if settings.elasticsearch_ca_certs:
+        kwargs["ca_certs"] = settings.elasticsearch_ca_certs
+    kwargs["verify_certs"] = settings.elasticsearch_verify_certs
+    return AsyncElasticsearch(settings.elasticsearch_url, **kwargs)
+
+
+def is_transient_es_error(exc: BaseException) -> bool:
+    """Elasticsearch away, overloaded or slow: retry. A 4xx about the request itself: not."""
+    if isinstance(exc, TransportConnectionError | ConnectionTimeout | OSError | TimeoutError):
+        return True
+    return isinstance(exc, ApiError) and exc.status_code in RETRYABLE_STATUS

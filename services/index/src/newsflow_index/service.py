@@ -1,0 +1,163 @@
+"""The index service: consume enriched articles and trends, bulk-index them, then commit.
+
+Offsets are committed only after Elasticsearch acknowledged the batch, so a
+crash replays at most one batch, and replays overwrite by ``_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
+from elasticsearch import AsyncElasticsearch
+
+from newsflow_common import kafka
+from newsflow_common.dlq import Rejected
+from newsflow_common.health import Health, start_http
+from newsflow_common.lifecycle import shutdown_event
+from newsflow_common.logs import configure_logging, get_logger, trace
+from newsflow_common.metrics import MESSAGES_IN, MESSAGES_OUT
+from newsflow_common.retry import retry_forever
+from newsflow_common.stage import Record, decode_record, reject_record
+from newsflow_index import es
+from newsflow_index.bulk import Action, bulk_index
+from newsflow_index.settings import IndexSettings
+from newsflow_schemas import ENRICHED, TRENDS, EnrichedArticle, Message, TrendCount
+
+SERVICE = "index"
+log = get_logger(__name__)
+
+Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+def to_record(message: ConsumerRecord[bytes, bytes]) -> Record:
+    return Record(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=list(message.headers),
+    )
+
+
+def chunks(actions: Sequence[Action], max_bytes: int) -> Iterator[list[Action]]:
+    """Split a batch so no bulk request carries more than ``max_bytes`` of documents (roughly)."""
+    chunk: list[Action] = []
+    size = 0
+    for action in actions:
+        length = len(action.record.value or b"")
+        if chunk and size + length > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(action)
+        size += length
+    if chunk:
+        yield chunk
+
+
+class Indexer:
+    def __init__(
+        self,
+        settings: IndexSettings,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        client: AsyncElasticsearch,
+        health: Health,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.producer = producer
+        self.client = client
+        self.health = health
+        self.targets: dict[str, tuple[type[Message], str]] = {
+            ENRICHED: (EnrichedArticle, settings.articles_alias),
+            TRENDS: (TrendCount, settings.trends_alias),
+        }
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Batch after batch until asked to stop; the batch in hand is finished and committed first."""
+        while not stop.is_set():
+            batch: Batch = await self.consumer.getmany(
+                timeout_ms=int(self.settings.batch_seconds * 1000), max_records=self.settings.batch_size
+            )
+            if batch:
+                await self.index_batch([to_record(m) for messages in batch.values() for m in messages])
+                await self.commit(batch)
+
+    async def index_batch(self, records: list[Record]) -> None:
+        actions: list[Action] = []
+        for record in records:
+            MESSAGES_IN.labels(SERVICE, record.topic).inc()
+            try:
+                actions.append(self.action(record))
+            except Rejected as exc:
+                await self.dead_letter(record, exc.kind, str(exc))
+        for chunk in chunks(actions, self.settings.batch_bytes):
+            refused = await bulk_index(self.client, chunk, service=SERVICE, on_failure=self.es_failed)
+            self.health.ok("elasticsearch")
+            for refusal in refused:
+                kind = f"elasticsearch-{refusal.status}"
+                await self.dead_letter(refusal.action.record, kind, refusal.error)
+            for action in chunk:
+                MESSAGES_OUT.labels(SERVICE, action.index).inc()
+        log.info("indexed batch", records=len(records), indexed=len(actions))
+
+    def action(self, record: Record) -> Action:
+        model, alias = self.targets[record.topic]
+        message = decode_record(record, model)
+        source = message.model_dump(mode="json")
+        source["indexed_at"] = datetime.now(UTC).isoformat()
+        return Action(index=alias, doc_id=message.key(), source=source, record=record)
+
+    async def dead_letter(self, record: Record, kind: str, error: str) -> None:
+        with trace(record.trace_id):
+            dlq, letter = reject_record(record, SERVICE, kind, error)
+            await retry_forever(
+                lambda: kafka.send(self.producer, dlq, letter, SERVICE),
+                transient=kafka.is_transient_kafka_error,
+                service=SERVICE,
+                name=f"produce {dlq}",
+            )
+
+    async def commit(self, batch: Batch) -> None:
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
+        try:
+            await self.consumer.commit(offsets)
+        except CommitFailedError as exc:  # a rebalance raced the commit: the records come again
+            log.warning("commit failed; records will be redelivered", error=str(exc))
+
+    def es_failed(self, exc: BaseException) -> None:
+        self.health.degraded("elasticsearch", repr(exc)[:200])
+
+
+async def serve(settings: IndexSettings) -> None:
+    stop = shutdown_event()
+    health = Health(SERVICE)
+    health.degraded("kafka", "starting")
+    runner = await start_http(health, settings.http_host, settings.http_port)
+    consumer = kafka.consumer(settings, SERVICE, ENRICHED, TRENDS)
+    producer = kafka.producer(settings, SERVICE)
+    client = es.client(settings)
+    try:
+        for start in (consumer.start, producer.start):
+            await retry_forever(start, transient=kafka.is_transient_kafka_error, service=SERVICE, name="connect")
+        health.ok("kafka")
+        health.ok("elasticsearch")
+        log.info("indexing", topics=[ENRICHED, TRENDS], group=f"newsflow-{SERVICE}")
+        await Indexer(settings, consumer, producer, client, health).run(stop)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        await client.close()
+        await runner.cleanup()
+        log.info("stopped")
+
+
+def main() -> None:
+    settings = IndexSettings()
+    configure_logging(SERVICE, settings.log_level)
+    asyncio.run(serve(settings))
