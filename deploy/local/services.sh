@@ -11,6 +11,8 @@ mkdir -p "$state/logs" "$state/pids" "$state/inbox"
 export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=${NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${NEWSFLOW_STACK_KAFKA_PORT:-9092}}
 export NEWSFLOW_ELASTICSEARCH_URL=${NEWSFLOW_ELASTICSEARCH_URL:-http://127.0.0.1:${NEWSFLOW_STACK_ES_PORT:-9200}}
 export NEWSFLOW_STATE_DIR=${NEWSFLOW_STATE_DIR:-$state/ingest}
+export NEWSFLOW_HTTP_HOST=${NEWSFLOW_HTTP_HOST:-127.0.0.1}
+unset NEWSFLOW_HTTP_PORT  # each service has its own default port (8001-8004) on one machine
 
 running() { [ -f "$state/pids/$1.pid" ] && kill -0 "$(cat "$state/pids/$1.pid")" 2>/dev/null; }
 
@@ -20,6 +22,24 @@ start() {
   nohup "$@" >>"$state/logs/$name.log" 2>&1 &
   echo $! >"$state/pids/$name.pid"
   echo "started $name (pid $!, log $state/logs/$name.log)"
+}
+
+# Wait until /healthz answers 200; fail at once, with the log's tail, if the process dies.
+wait_healthy() {
+  local name=$1 port=$2 pid
+  pid=$(cat "$state/pids/$name.pid")
+  for _ in $(seq 1 240); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$name exited; the end of $state/logs/$name.log:" >&2
+      tail -n 15 "$state/logs/$name.log" >&2
+      return 1
+    fi
+    "$bin/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/healthz', timeout=2)" \
+      2>/dev/null && { echo "$name healthy on :$port"; return 0; }
+    sleep 0.5
+  done
+  echo "$name not healthy after 120 s (log: $state/logs/$name.log)" >&2
+  return 1
 }
 
 stop() {
@@ -40,6 +60,7 @@ case "${1:-}" in
     start enrich "$bin/newsflow-enrich"
     start index "$bin/newsflow-index"
     start ingest "$bin/newsflow-ingest" --watch "$state/inbox"
+    wait_healthy parse 8002 && wait_healthy enrich 8003 && wait_healthy index 8004 && wait_healthy ingest 8001
     ;;
   stop) for s in ingest parse enrich index; do stop "$s"; done ;;
   status) for s in ingest parse enrich index; do running "$s" && echo "$s running" || echo "$s stopped"; done ;;

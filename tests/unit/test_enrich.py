@@ -246,10 +246,6 @@ def test_enrich_first_offsets_point_into_title_and_body(model):
     assert min(e.first_offset for e in enriched.entities) < len(source.title)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG entities.py mentions(): first_offset is the span start, before a stripped leading 'the'",
-)
 def test_enrich_first_offset_skips_a_stripped_leading_article(model):
     source = article(
         title="Budget talks in Brussels",
@@ -261,3 +257,8 @@ def test_enrich_first_offset_skips_a_stripped_leading_article(model):
     assert european, enriched.entities
     for entity in european:
         assert text[entity.first_offset :].startswith(entity.name), (entity, text[entity.first_offset :][:30])
+
+
+def test_clean_name_strips_punctuation_before_the_possessive():
+    assert clean_name("Haqqani’s.") == "Haqqani"
+    assert clean_name("“the Taliban’s”") == "Taliban"

@@ -16,7 +16,7 @@ log = get_logger(__name__)
 
 def backoff_delay(attempt: int, base: float = 0.2, cap: float = 30.0) -> float:
     """Full jitter: a random delay in [0, min(cap, base * 2**attempt)]."""
-    return random.uniform(0, min(cap, base * 2**attempt))
+    return random.uniform(0, min(cap, base * 2 ** min(attempt, 32)))  # no overflow in a long outage
 
 
 async def retry_forever(

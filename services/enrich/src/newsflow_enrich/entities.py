@@ -47,9 +47,9 @@ class _Mention:
 
 def clean_name(text: str) -> str:
     """'the European Union' -> 'European Union', "Haqqani's" -> 'Haqqani', whitespace folded."""
-    name = " ".join(text.split())
+    name = " ".join(text.split()).strip(" .,;:\"'“”")
     name = _POSSESSIVE.sub("", name)
-    return _LEADING_ARTICLE.sub("", name).strip(" .,;:\"'“”")
+    return _LEADING_ARTICLE.sub("", name).strip()
 
 
 def mentions(text: str) -> list[_Mention]:
@@ -59,7 +59,9 @@ def mentions(text: str) -> list[_Mention]:
         kind = LABELS.get(ent.label_)
         name = clean_name(ent.text)
         if kind is not None and name:
-            found.append(_Mention(name, kind, ent.start_char))
+            # The offset of the name itself, past a stripped leading "the".
+            offset = ent.start_char + max(ent.text.find(name.split()[0]), 0)
+            found.append(_Mention(name, kind, offset))
     return found
 
 
