@@ -98,6 +98,7 @@ class Stage(ABC, Generic[In]):
             for out_topic, message in outputs:
                 await send(out_topic, message)
                 MESSAGES_OUT.labels(self.service, out_topic).inc()
+            log.info("processed", topic=record.topic, outputs=[topic for topic, _ in outputs])
         PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
 
     async def _outputs(self, record: Record) -> Sequence[tuple[str, Message]]:
