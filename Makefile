@@ -7,7 +7,8 @@ ES_PORT ?= 9200
 STACK := $(UV) run --frozen python deploy/local/stack.py --kafka-port $(KAFKA_PORT) --es-port $(ES_PORT)
 LOCAL_ENV := NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(KAFKA_PORT) NEWSFLOW_ELASTICSEARCH_URL=http://127.0.0.1:$(ES_PORT)
 
-.PHONY: install run stop stack-up stack-down stack-reset test lint typecheck unit integration schemas up down clean
+.PHONY: install run stop stack-up stack-down stack-reset test lint typecheck unit integration schemas up down clean \
+	bench-ingest bench-extract bench-parse bench-enrich bench-index
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -63,6 +64,23 @@ test: lint typecheck  ## the whole suite: lint, types, unit and integration test
 
 schemas: install  ## regenerate the checked-in JSON Schemas after changing a model
 	$(UV) run --frozen python -m newsflow_schemas.jsonschema
+
+# Benchmarks print their figures with a baseline measured in the same run (ratios are stable; times are not).
+# They read ../shared/datasets when present and say so when it is absent.
+bench-ingest: install  ## files into Kafka (docs/s) and the push API under load (req/s, p95)
+	$(UV) run --frozen python bench/ingest.py
+
+bench-extract: install  ## extraction quality on the 88 dev pages: F1, precision, recall vs trafilatura alone
+	$(UV) run --frozen python bench/extract.py
+
+bench-parse: install  ## parse speed, pages/s per core on 11 KB and 130 KB pages vs trafilatura alone
+	$(UV) run --frozen python bench/parse.py
+
+bench-enrich: install  ## articles/s, ms per step, entity recall vs spaCy on the full text
+	$(UV) run --frozen python bench/enrich.py
+
+bench-index: install  ## docs/s into Elasticsearch with our batches vs one document at a time
+	$(UV) run --frozen python bench/index.py
 
 up:  ## production: docker compose (needs a Docker engine)
 	docker compose up -d --build

@@ -6,25 +6,30 @@ from newsflow_schemas.models import (
     DeadLetter,
     EnrichedArticle,
     Entity,
+    LinkToFetch,
     Message,
     Position,
     RawDocument,
+    SourceHints,
     TrendCount,
 )
-from newsflow_schemas.topics import ARTICLES, ENRICHED, RAW, TRENDS, Topic, dlq_of, registry, topic
+from newsflow_schemas.topics import ARTICLES, ENRICHED, LINKS, RAW, TRENDS, Topic, dlq_of, registry, topic
 
 __all__ = [
     "ARTICLES",
     "ENRICHED",
+    "LINKS",
     "RAW",
     "TRENDS",
     "Article",
     "DeadLetter",
     "EnrichedArticle",
     "Entity",
+    "LinkToFetch",
     "Message",
     "Position",
     "RawDocument",
+    "SourceHints",
     "Topic",
     "TrendCount",
     "decode",

@@ -26,6 +26,20 @@ class Message(BaseModel):
         raise NotImplementedError
 
 
+class SourceHints(BaseModel):
+    """What the source said about the document (a feed item, a sitemap entry, a pushed JSON article)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str | None = None
+    published_at: AwareDatetime | None = None
+    authors: list[str] = Field(default_factory=list)
+    summary: str | None = None
+    section: str | None = None
+    language: str | None = Field(default=None, description="ISO 639-1 code the source declared.")
+    site_name: str | None = None
+
+
 class RawDocument(Message):
     """A document as a source delivered it, before any parsing (news.raw.v1)."""
 
@@ -40,6 +54,10 @@ class RawDocument(Message):
     body: str = Field(description="The document's text, decoded to Unicode.")
     fetched_at: AwareDatetime
     metadata: dict[str, str] = Field(default_factory=dict, description="Source-specific extras.")
+    hints: SourceHints | None = Field(default=None, description="Title, date, authors... as the source gave them.")
+    fetch_error: str | None = Field(
+        default=None, description="Set when the page could not be fetched and body holds the feed's summary instead."
+    )
 
     def key(self) -> str:
         return self.doc_id
@@ -53,6 +71,9 @@ class Position(BaseModel):
     index: int = Field(ge=0, description="0-based order of the story in its page.")
     start: int = Field(ge=0, description="Character offset of the story's first character in the raw body.")
     end: int = Field(ge=0, description="Character offset just past the story's last character.")
+
+
+PublishedAtSource = Literal["meta", "json-ld", "text", "url", "feed", "fetch-time"]
 
 
 class Article(Message):
@@ -72,9 +93,32 @@ class Article(Message):
     extractor: str = Field(description="What extracted it: 'trafilatura', 'listing-splitter', 'plain-text'.")
     position: Position | None = Field(default=None, description="Set when the page held several stories.")
     parsed_at: AwareDatetime
+    canonical_url: str | None = Field(default=None, description="Normalised canonical URL, the article_id's basis.")
+    site_name: str | None = None
+    summary: str | None = None
+    language_hint: str | None = Field(default=None, description="Language the page or source declared.")
+    published_at_source: PublishedAtSource | None = Field(
+        default=None, description="Where published_at came from, in that order of trust."
+    )
+    extraction_confidence: float | None = Field(default=None, ge=0, le=1)
 
     def key(self) -> str:
         return self.article_id
+
+
+class LinkToFetch(Message):
+    """An article URL found on a listing page or a sitemap, for ingest to fetch (news.links.v1)."""
+
+    schema_name: ClassVar[str] = "LinkToFetch"
+
+    url: str
+    source: str
+    found_on: str | None = Field(default=None, description="URL of the page or sitemap that listed it.")
+    hints: SourceHints | None = None
+    found_at: AwareDatetime
+
+    def key(self) -> str:
+        return self.url
 
 
 EntityType = Literal["PERSON", "ORG", "LOC", "NORP", "EVENT", "DATE", "MONEY"]
@@ -102,6 +146,13 @@ class EnrichedArticle(Article):
     organizations: list[str] = Field(default_factory=list)
     locations: list[str] = Field(default_factory=list)
     enriched_at: AwareDatetime
+    keywords: list[str] = Field(default_factory=list, description="Top keyphrases, entities left out.")
+    countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes of countries mentioned.")
+    word_count: int | None = Field(default=None, ge=0)
+    reading_time_minutes: float | None = Field(default=None, ge=0)
+    ner_truncated: bool = Field(default=False, description="NER ran on a bounded prefix of a very long body.")
+    cluster_id: str | None = Field(default=None, description="The story this article belongs to (near-duplicates).")
+    duplicate_of: str | None = Field(default=None, description="The earlier article this one nearly duplicates.")
 
 
 class TrendCount(Message):

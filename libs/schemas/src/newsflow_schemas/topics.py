@@ -14,6 +14,7 @@ RAW = "news.raw.v1"
 ARTICLES = "news.articles.v1"
 ENRICHED = "news.enriched.v1"
 TRENDS = "news.trends.v1"
+LINKS = "news.links.v1"
 
 
 class Topic(BaseModel):

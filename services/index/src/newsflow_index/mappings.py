@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 """Bump with every mapping change; a change needs new indices and a reindex (see README)."""
 
 KEYWORD = {"type": "keyword"}
@@ -41,6 +41,19 @@ ARTICLE_PROPERTIES: dict[str, Any] = {
     "organizations": KEYWORD,
     "locations": KEYWORD,
     "enriched_at": DATE,
+    "canonical_url": KEYWORD,
+    "site_name": KEYWORD,
+    "summary": ENGLISH_TEXT,
+    "language_hint": KEYWORD,
+    "published_at_source": KEYWORD,
+    "extraction_confidence": {"type": "float"},
+    "keywords": KEYWORD,
+    "countries": KEYWORD,
+    "word_count": {"type": "integer"},
+    "reading_time_minutes": {"type": "float"},
+    "ner_truncated": {"type": "boolean"},
+    "cluster_id": KEYWORD,
+    "duplicate_of": KEYWORD,
     "indexed_at": DATE,
 }
 
