@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from elasticsearch import Elasticsearch
 
 from newsflow_schemas import Article
+from newsflow_schemas.jsonschema import DEFAULT_DIR as SCHEMA_DIR
 from tests.integration.harness import Kafka, Service, indexed, wait_until
 
 pytestmark = pytest.mark.integration
@@ -95,6 +98,8 @@ def test_schema_invalid_message_is_dead_lettered_by_the_stage_that_reads_it(
     kafka.produce_raw(topic, poison, key.encode())
     dlq = f"{topic}.dlq"
     letter = wait_until(lambda: dead_letters(kafka, dlq, original_key=key), 60, f"{key} on {dlq}")[0]
+    schema = json.loads((SCHEMA_DIR / f"{dlq}.json").read_text())
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(letter)
     assert letter["stage"] == stage
     assert letter["error_kind"] == "schema"
     assert letter["topic"] == topic
