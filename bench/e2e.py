@@ -1,0 +1,207 @@
+"""End-to-end benchmark: generated news pages through ingest -> parse -> enrich -> index.
+
+    python bench/e2e.py [--pages 600] [--json .newsflow/bench/e2e.json]
+
+Starts its own stand-in on free ports (or uses KAFKA_BOOTSTRAP_SERVERS and
+ELASTICSEARCH_URL), runs the four services as processes, ingests the pages and
+waits until every article is searchable. Prints articles/s, the latency from
+ingest to indexed (p50/p95), CPU ms per article per stage, peak RSS per service,
+and the same libraries called in one process without Kafka or services as the
+baseline of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import corpus  # noqa: E402
+from elasticsearch import Elasticsearch  # noqa: E402
+
+from tests.integration.harness import BIN, Kafka, Service, free_port, wait_until  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def start_stack(work: Path) -> tuple[str, str, list[str]]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("ELASTICSEARCH_URL"):
+        return os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["ELASTICSEARCH_URL"], []
+    kafka_port, es_port = free_port(), free_port()
+    stack = [sys.executable, str(ROOT / "deploy/local/stack.py"), "--data-dir", str(work / "stack")]
+    ports = ["--kafka-port", str(kafka_port), "--es-port", str(es_port)]
+    subprocess.run([*stack, "up", *ports], check=True, capture_output=True)
+    return f"127.0.0.1:{kafka_port}", f"http://127.0.0.1:{es_port}", [*stack, "down", *ports]
+
+
+def pipeline_run(env: dict[str, str], work: Path, folder: Path, expected: int) -> dict[str, Any]:
+    """Run the services, ingest the folder, wait for every article; the figures of the run."""
+    full_env = {**os.environ, **env}
+    for setup in ("newsflow-topics", "newsflow-es-setup"):
+        subprocess.run([str(BIN / setup)], env=full_env, check=True, capture_output=True)
+    services = {name: Service(name, [f"newsflow-{name}"], env, work) for name in ("parse", "enrich", "index")}
+    for service in services.values():
+        service.start()
+    try:
+        for service in services.values():
+            service.wait_healthy(180)
+        cpu_before = {name: cpu_seconds(s.process.pid) for name, s in services.items() if s.process}
+        source = env["BENCH_SOURCE"]
+        started = time.monotonic()
+        ingest = subprocess.Popen(
+            [str(BIN / "newsflow-ingest"), "--source", source, str(folder)],
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        ingest_usage = os.wait4(ingest.pid, 0)[2]
+        es = Elasticsearch(env["NEWSFLOW_ELASTICSEARCH_URL"], request_timeout=60)
+
+        def indexed() -> int:
+            es.indices.refresh(index="news-articles")
+            return int(es.count(index="news-articles", query={"term": {"source": source}})["count"])
+
+        wait_until(lambda: indexed() >= expected, 3600, f"{expected} articles to be searchable", interval=1.0)
+        elapsed = time.monotonic() - started
+        cpu = {name: cpu_seconds(s.process.pid) - cpu_before[name] for name, s in services.items() if s.process}
+        cpu["ingest"] = ingest_usage.ru_utime + ingest_usage.ru_stime
+        rss = {name: peak_rss_mb(s.process.pid) for name, s in services.items() if s.process}
+        rss["ingest"] = ingest_usage.ru_maxrss / 1024
+        latencies = ingest_to_indexed(Kafka(env["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"]), es, source)
+        es.close()
+    finally:
+        for service in services.values():
+            service.stop()
+    return {
+        "articles": expected,
+        "seconds": round(elapsed, 2),
+        "articles_per_s": round(expected / elapsed, 2),
+        "latency_p50_s": round(statistics.median(latencies), 3),
+        "latency_p95_s": round(percentile(latencies, 0.95), 3),
+        "cpu_ms_per_article": {name: round(1000 * seconds / expected, 1) for name, seconds in cpu.items()},
+        "peak_rss_mb": {name: round(mb, 1) for name, mb in rss.items()},
+    }
+
+
+def ingest_to_indexed(kafka: Kafka, es: Elasticsearch, source: str) -> list[float]:
+    """Seconds from a document's ingestion (fetched_at) to its article's indexing (indexed_at)."""
+    fetched = {
+        r["value"]["doc_id"]: datetime.fromisoformat(r["value"]["fetched_at"])
+        for r in kafka.read("news.raw.v1")
+        if isinstance(r["value"], dict) and r["value"].get("source") == source
+    }
+    hits = es.search(
+        index="news-articles",
+        query={"term": {"source": source}},
+        source_includes=["doc_id", "indexed_at"],
+        size=10_000,
+    )["hits"]["hits"]
+    return [
+        (datetime.fromisoformat(h["_source"]["indexed_at"]) - fetched[h["_source"]["doc_id"]]).total_seconds()
+        for h in hits
+        if h["_source"]["doc_id"] in fetched
+    ]
+
+
+def in_process_baseline(folder: Path) -> dict[str, Any]:
+    """The same parse and enrich code on the same pages, in one process: no Kafka, no services."""
+    from newsflow_enrich.service import enrich
+    from newsflow_parse.extract import extract
+    from newsflow_schemas import RawDocument
+
+    files = sorted(folder.glob("*.html"))
+    documents = [
+        RawDocument(
+            trace_id=uuid.uuid4().hex,
+            doc_id=path.stem,
+            source="baseline",
+            uri=path.as_uri(),
+            content_type="text/html",
+            charset="utf-8",
+            body=path.read_text(encoding="utf-8"),
+            fetched_at=datetime.now(UTC),
+        )
+        for path in files
+    ]
+    enrich(extract(documents[0])[0])  # load models outside the timing
+    started = time.process_time(), time.perf_counter()
+    articles = [enrich(article) for document in documents for article in extract(document)]
+    cpu, wall = time.process_time() - started[0], time.perf_counter() - started[1]
+    return {
+        "articles": len(articles),
+        "articles_per_s": round(len(articles) / wall, 2),
+        "cpu_ms_per_article": round(1000 * cpu / len(articles), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=600)
+    parser.add_argument("--json", type=Path, default=ROOT / ".newsflow" / "bench" / "e2e.json")
+    args = parser.parse_args()
+    if not corpus.datasets_present():
+        print(f"e2e benchmark skipped: datasets absent ({corpus.DATASETS})")
+        return
+    with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
+        work = Path(tmp)
+        folder = work / "pages"
+        corpus.write_pages(folder, args.pages)
+        print(f"{args.pages} pages written; baseline (one process, no Kafka)...", file=sys.stderr)
+        baseline = in_process_baseline(folder)
+        bootstrap, url, stop_stack = start_stack(work)
+        env = {
+            "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "NEWSFLOW_ELASTICSEARCH_URL": url,
+            "NEWSFLOW_REPLICA": f"bench-{uuid.uuid4().hex[:6]}",
+            "NEWSFLOW_LOG_LEVEL": "WARNING",
+            "BENCH_SOURCE": f"bench-{uuid.uuid4().hex[:8]}",
+        }
+        try:
+            print("pipeline (four services over Kafka into Elasticsearch)...", file=sys.stderr)
+            run = pipeline_run(env, work, folder, baseline["articles"])
+        finally:
+            if stop_stack:
+                subprocess.run(stop_stack, check=False, capture_output=True)
+    result = {"pages": args.pages, "pipeline": run, "baseline_one_process": baseline}
+    result["ratio_pipeline_to_baseline"] = round(run["articles_per_s"] / baseline["articles_per_s"], 2)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(
+        f"pipeline {run['articles_per_s']} articles/s vs one process {baseline['articles_per_s']} articles/s: "
+        f"ratio {result['ratio_pipeline_to_baseline']}; written to {args.json}"
+    )
+
+
+if __name__ == "__main__":
+    main()
