@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import structlog
+
+_SECRETS: set[str] = set()
+_URL_PASSWORD = re.compile(r"(://[^:/@\s\"]+):([^@\s\"]+)@")
+REDACTED = "***"
+
+
+def register_secrets(*values: str | None) -> None:
+    """Values that must never appear in a log line (passwords, API keys, tokens)."""
+    _SECRETS.update(value for value in values if value and len(value) >= 4)
+
+
+def redact(line: str) -> str:
+    """A rendered log line without registered secrets or passwords in URLs (user:password@host)."""
+    for secret in _SECRETS:
+        line = line.replace(secret, REDACTED)
+    return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", line)
+
+
+def _redact_rendered(_: object, __: str, rendered: Any) -> str:
+    """Runs after the JSON renderer: ``rendered`` is the finished line."""
+    return redact(str(rendered))
+
 
 _SHARED: list[structlog.types.Processor] = [
     structlog.contextvars.merge_contextvars,
@@ -30,6 +54,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
+            _redact_rendered,  # last: whatever a library put in a message or a traceback, secrets go
         ],
     )
     handler = logging.StreamHandler(sys.stderr)

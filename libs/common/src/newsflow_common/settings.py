@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsflow_common.logs import register_secrets
+
 
 class Settings(BaseSettings):
     """What every service reads: Kafka, Elasticsearch, logging, the health port."""
@@ -39,6 +41,11 @@ class Settings(BaseSettings):
     elasticsearch_api_key: SecretStr | None = None
     elasticsearch_ca_certs: str | None = None
     elasticsearch_verify_certs: bool = True
+
+    def model_post_init(self, context: object, /) -> None:
+        """Every secret this process knows is kept out of its logs."""
+        secrets = (self.kafka_sasl_password, self.elasticsearch_password, self.elasticsearch_api_key)
+        register_secrets(*(secret.get_secret_value() for secret in secrets if secret is not None))
 
     def instance_id(self, service: str) -> str:
         """Static group membership id: stable across restarts of this replica (KIP-345)."""
