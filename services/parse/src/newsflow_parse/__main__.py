@@ -1,6 +1,8 @@
-"""``python -m newsflow_parse`` / ``newsflow-parse``: run the parse worker."""
+"""``newsflow-parse``: run the parse worker; ``newsflow-parse extract FILE|-``: extract from files or stdin."""
 
 from __future__ import annotations
+
+import sys
 
 from newsflow_common.streams import run_worker
 from newsflow_parse.service import ParseStage
@@ -8,7 +10,12 @@ from newsflow_parse.settings import ParseSettings
 
 
 def main() -> None:
-    run_worker(ParseStage(), ParseSettings())
+    if len(sys.argv) > 1 and sys.argv[1] == "extract":
+        from newsflow_parse.cli import main as extract_main  # the CLI needs no Kafka
+
+        sys.exit(extract_main(sys.argv[2:]))
+    settings = ParseSettings()
+    run_worker(ParseStage(settings), settings)
 
 
 if __name__ == "__main__":

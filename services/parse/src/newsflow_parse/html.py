@@ -1,68 +1,193 @@
-"""One HTML page to one article, with trafilatura.
+"""One HTML page to one article, a listing of teaser links, or a clear rejection.
 
-Comments are excluded: trafilatura keeps them by default, and they polluted
-82% of the test pages. The metadata gives the title, authors, date, site name
-and the canonical URL (``link rel=canonical``, else ``og:url``, else the URL
-the page was fetched from).
+The main text comes from trafilatura in precision mode without comments (the
+default keeps comments: 82% of test pages polluted); the metadata from the
+page's meta tags and JSON-LD (:mod:`newsflow_parse.page`: trafilatura's own
+metadata search took 35% of the parse time). Measured on the 88 pages
+of the article-extraction dev set (``make bench-extract``): default mode F1
+0.961, precision mode 0.969, readability-lxml alone 0.959. readability-lxml is
+the second opinion when trafilatura's text is short (< 100 words) or is mostly
+link headlines: it wins when it finds more words.
+
+A page of teasers (a home or section page) is recognised by its headline links
+and by a main text that lies mostly inside the teasers' blocks (headline,
+summary, date); its links go back to ingest instead of being merged into one
+fake article. A login wall or
+an error page is rejected with that reason.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+import lxml.html  # type: ignore[import-untyped]
 import trafilatura
+from lxml.html import HtmlElement
+from readability import Document
+from trafilatura.utils import load_html
 
 from newsflow_common.dlq import Rejected
+from newsflow_parse import dates, page
 from newsflow_parse.listing import fallback_title
+from newsflow_schemas import SourceHints
+from newsflow_schemas.models import PublishedAtSource
 
-MIN_WORDS = 25  # below this trafilatura found a caption or a cookie notice, not an article
+MIN_WORDS = 25  # below this the page holds a caption or a cookie notice, not an article
+SECOND_OPINION_WORDS = 100
+NON_ARTICLE_WORDS = 150  # an error page or a login wall says little
+MIN_TEASERS = 5
+MIN_TEASERS_IN_TEXT = 3
+LISTING_SHARE = 0.6  # of the main text's words inside teaser blocks: a listing's text is its teasers
+CHROME_SHARE = 0.5
+LARGE_PAGE_CHARS = 1_000_000  # measured: a 5 MB page took 48 s with the fallbacks, 8 s without
+ERROR_HEADING_RE = re.compile(
+    r"\b(?:404|410|500|503)\b|\bnot found\b|\bpage (?:does not|doesn't|no longer) exists?\b|\b(?:server )?error\b",
+    re.IGNORECASE,
+)
+READABILITY_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "pre", "blockquote"})
 
 
 @dataclass(frozen=True)
 class HtmlArticle:
-    """What trafilatura found in a page."""
+    """The main article of a page, with its metadata."""
 
     title: str
     body: str
     url: str | None
+    extractor: str
+    confidence: float
+    published_at: datetime
+    published_at_source: PublishedAtSource
     authors: tuple[str, ...] = ()
-    published_at: datetime | None = None
     section: str | None = None
-    sitename: str | None = None
+    site_name: str | None = None
+    summary: str | None = None
+    language: str | None = None
 
 
-def extract_html(html: str, url: str | None = None) -> HtmlArticle:
-    """The page's main article; raises ``Rejected("no-article")`` when it holds none worth keeping."""
-    doc = trafilatura.bare_extraction(html, url=url, include_comments=False, with_metadata=True)
-    if doc is None or isinstance(doc, dict):  # dict only with as_dict=True
-        raise Rejected("no-article", "trafilatura found no main text in the page")
-    body = (doc.text or "").strip()
-    words = len(body.split())
-    if words < MIN_WORDS:
-        raise Rejected("no-article", f"main text has {words} words, fewer than {MIN_WORDS}")
+@dataclass(frozen=True)
+class Listing:
+    """A page of teasers: the article links it lists (URL -> headline), in page order."""
+
+    links: dict[str, str]
+
+
+def extract_html(
+    html: str, url: str | None, fetched_at: datetime, hints: SourceHints | None = None
+) -> HtmlArticle | Listing:
+    """The page's main article or its teaser links; raises ``Rejected`` for a page that is neither."""
+    tree = load_html(html)
+    if tree is None:
+        raise Rejected("no-article", "the document does not parse as HTML")
+    large = len(html) > LARGE_PAGE_CHARS  # trafilatura's fallback comparison grows faster than the page
+    doc = trafilatura.bare_extraction(tree, url=url, include_comments=False, favor_precision=True, fast=large)
+    if isinstance(doc, dict):  # only with as_dict=True
+        raise TypeError("trafilatura returned a dict")
+    body = (doc.text or "").strip() if doc is not None else ""
+    canonical = page.canonical_url(tree, url)
+    teasers = page.teaser_links(tree, url or canonical)
+    if is_listing(body, teasers):
+        return Listing({teaser.url: teaser.headline for teaser in teasers})
+    body, extractor = (body, "trafilatura") if large else with_second_opinion(html, body, teasers)
+    reject_non_article(tree, body)
+    hints = hints or SourceHints()
+    meta = page.metadata(tree)
+    title = meta.title or hints.title or fallback_title(body.split("\n", 1)[0])
+    published_at, published_source = dates.choose(
+        [*page.published_candidates(tree, title, canonical, fetched_at), ("feed", hints.published_at)], fetched_at
+    )
     return HtmlArticle(
-        title=(doc.title or "").strip() or fallback_title(body.split("\n", 1)[0]),
+        title=title,
         body=body,
-        url=doc.url or url,
-        authors=split_authors(doc.author),
-        published_at=parse_day(doc.date),
-        section=doc.categories[0] if doc.categories else None,
-        sitename=doc.sitename,
+        url=canonical,
+        extractor=extractor,
+        confidence=confidence(body, extractor, has_title=bool(meta.title)),
+        published_at=published_at,
+        published_at_source=published_source,
+        authors=meta.authors or tuple(hints.authors),
+        section=meta.section or hints.section,
+        site_name=meta.site_name or hints.site_name,
+        summary=meta.description or hints.summary,
+        language=page.language(tree) or hints.language,
     )
 
 
-def split_authors(author: str | None) -> tuple[str, ...]:
-    """trafilatura joins several authors with '; '."""
-    return tuple(name.strip() for name in (author or "").split(";") if name.strip())
+def words(text: str) -> int:
+    return len(text.split())
 
 
-def parse_day(date: str | None) -> datetime | None:
-    """trafilatura's date (ISO, usually a day without time) as a tz-aware datetime; UTC when it names no zone."""
-    if not date:
-        return None
+def body_lines(body: str) -> list[str]:
+    return [" ".join(line.split()) for line in body.splitlines() if line.strip()]
+
+
+def is_listing(body: str, teasers: list[page.Teaser]) -> bool:
+    """Many headline links, and a main text that is nothing, or mostly the teasers' own text (headline, summary)."""
+    if len(teasers) < MIN_TEASERS:
+        return False
+    if words(body) < MIN_WORDS:
+        return True
+    blocks = page.teaser_blocks(teasers)
+    covered_words, covering = 0, set()
+    for line in body_lines(body):
+        found = next((k for k, block in enumerate(blocks) if line in block), None)
+        if found is not None:
+            covered_words += words(line)
+            covering.add(found)
+    return len(covering) >= MIN_TEASERS_IN_TEXT and covered_words >= LISTING_SHARE * words(body)
+
+
+def looks_like_chrome(body: str, teasers: list[page.Teaser]) -> bool:
+    """Mostly link headlines: a related-stories box, not the article."""
+    headlines = {teaser.headline for teaser in teasers}
+    lines = body_lines(body)
+    return bool(lines) and sum(line in headlines for line in lines) >= CHROME_SHARE * len(lines)
+
+
+def with_second_opinion(html: str, body: str, teasers: list[page.Teaser]) -> tuple[str, str]:
+    """trafilatura's text, or readability's when trafilatura found little or chrome and readability found more."""
+    if words(body) >= SECOND_OPINION_WORDS and not looks_like_chrome(body, teasers):
+        return body, "trafilatura"
+    other = readability_text(html)
+    if words(other) > words(body) and not looks_like_chrome(other, teasers):
+        return other, "readability"
+    return body, "trafilatura"
+
+
+def readability_text(html: str) -> str:
+    """readability-lxml's main text, one line per block; empty when it finds none."""
     try:
-        parsed = datetime.fromisoformat(date)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        summary = Document(html).summary(html_partial=True)
+        tree = lxml.html.fromstring(summary)
+    except Exception:  # readability raises bare Unparseable/ValueError on odd markup: no second opinion
+        return ""
+    blocks = []
+    for element in tree.iter():
+        if element.tag in READABILITY_BLOCKS and not any(a.tag in READABILITY_BLOCKS for a in element.iterancestors()):
+            text = " ".join(element.text_content().split())
+            if text:
+                blocks.append(text)
+    return "\n".join(blocks)
+
+
+def reject_non_article(tree: HtmlElement, body: str) -> None:
+    """A short page that is an error page or a login wall, or that holds no article at all."""
+    if words(body) < NON_ARTICLE_WORDS:
+        if any(ERROR_HEADING_RE.search(heading) for heading in page.page_headings(tree)):
+            raise Rejected("error-page", f"an error page ({words(body)} words, an error in its title or headline)")
+        if page.has_password_field(tree):
+            raise Rejected("login-wall", f"a login wall ({words(body)} words and a password field)")
+    if words(body) < MIN_WORDS:
+        raise Rejected("no-article", f"main text has {words(body)} words, fewer than {MIN_WORDS}")
+
+
+def confidence(body: str, extractor: str, *, has_title: bool) -> float:
+    """How much to trust the extraction: long text from the first extractor with a real title is best."""
+    count = words(body)
+    score = 0.9 if count >= NON_ARTICLE_WORDS else 0.7 if count >= SECOND_OPINION_WORDS else 0.5
+    if extractor != "trafilatura":
+        score *= 0.8  # the first opinion failed: the page is unusual
+    if not has_title:
+        score -= 0.1
+    return round(score, 2)

@@ -8,7 +8,9 @@ around every story. So the structure is learnt from the page itself, never from
 a list of known strings:
 
 - a *marker* is chrome: a short line repeated on the page, a byline, a date
-  line, or a short all-capitals label;
+  line ("Posted on March 3, 2020 by Jane Doe"), a short all-capitals label,
+  numbered pagination, a repeated label with varying text ("Related: ..."),
+  or a short line earlier pages of the same source showed (:class:`ChromeMemory`);
 - a *header* marker is one that mostly follows title-like lines ("Published",
   "By Jane Doe", a date); a story starts at a title-like line right before one;
 - a *section* is a marker right before a title that never appears elsewhere;
@@ -24,7 +26,7 @@ A text with no such structure is one plain article (:func:`plain_article`).
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -33,6 +35,7 @@ import dateparser
 
 BYLINE_KEY = "<byline>"
 DATE_KEY = "<date>"
+PAGER_KEY = "<pager>"
 
 MAX_REPEATED_MARKER_WORDS = 5  # longer repeated lines may be headlines shown twice (teaser + story)
 MAX_MARKER_CHARS = 60
@@ -57,8 +60,12 @@ DATE_RE = re.compile(
     re.IGNORECASE,
 )
 BYLINE_RE = re.compile(r"^(?:written\s+)?by\s+(?=[A-Z])", re.IGNORECASE)
+BY_TAIL_RE = re.compile(r"\s*\bby\s+(?=[A-Z])(.*)$")  # "Posted on March 3, 2020 by Jane Doe"
 AUTHOR_SPLIT_RE = re.compile(r"\s*(?:,|&|\band\b)\s*")
 BYLINE_TAIL_RE = re.compile(r"\s*[|•·—–]\s*.*$")
+LABELLED_RE = re.compile(r"^([A-Z][\w']*(?: [\w']+)?):\s+\S")  # "Related: <a headline>", "Photo: Reuters"
+PAGER_WORDS = frozenset({"page", "of", "next", "previous", "prev", "first", "last", "older", "newer", "posts"})
+PAGER_TOKEN_RE = re.compile(r"\d+|[«»‹›<>…|]+|\.\.\.")
 SENTENCE_STOPS = (".", "!", "?", "।", "。")
 SENTENCE_END = (*SENTENCE_STOPS, '"', "”", "’", "'")
 
@@ -115,8 +122,14 @@ def is_dateline(text: str) -> bool:
     date = find_date(text)
     if date is None or len(text.split()) > MAX_DATELINE_WORDS:
         return False
-    rest = text.replace(date, " ").split()
+    rest = BY_TAIL_RE.sub(" ", text.replace(date, " ")).split()
     return len(rest) <= 4 and not text.endswith(".")
+
+
+def is_pager(text: str) -> bool:
+    """Numbered pagination: "1 2 3 Next »", "Page 1 of 12"."""
+    tokens = text.lower().split()
+    return any(t.isdigit() for t in tokens) and all(t in PAGER_WORDS or PAGER_TOKEN_RE.fullmatch(t) for t in tokens)
 
 
 def is_byline(text: str) -> bool:
@@ -150,6 +163,11 @@ def line_key(text: str) -> str:
         return BYLINE_KEY
     if is_dateline(text):
         return DATE_KEY
+    if is_pager(text):
+        return PAGER_KEY
+    labelled = LABELLED_RE.match(text)
+    if labelled and not text.endswith(SENTENCE_STOPS):
+        return labelled.group(1).lower() + ":"  # the label repeats, what follows it does not
     return re.sub(r"\s+", " ", re.sub(r"\d", "0", text.lower())).strip(" :|•-")
 
 
@@ -191,6 +209,12 @@ def header_info(lines: list[Line], now: datetime | None) -> tuple[tuple[str, ...
     for line in lines:
         if not authors and is_byline(line.text):
             authors = byline_authors(line.text)
+        elif (
+            not authors
+            and is_dateline(line.text)
+            and (tail := BY_TAIL_RE.search(line.text.replace(find_date(line.text) or "", " ")))
+        ):
+            authors = byline_authors(tail.group(1))
         if published_at is None:
             published_at = parse_date(line.text, now)
     return authors, published_at
@@ -205,6 +229,8 @@ class Page:
 
     lines: list[Line]
     now: datetime | None = None
+    known_chrome: frozenset[str] = frozenset()
+    """Line keys that earlier pages of the same source showed to be chrome (:class:`ChromeMemory`)."""
     keys: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -214,14 +240,24 @@ class Page:
     def markers(self) -> list[bool]:
         """Chrome lines: repeated short lines, bylines, date lines, all-capitals labels."""
         counts = Counter(self.keys)
-        return [self._is_marker(line, key, counts[key]) for line, key in zip(self.lines, self.keys, strict=True)]
+        on_page = [self._is_marker(line, key, counts[key]) for line, key in zip(self.lines, self.keys, strict=True)]
+        return [marker or self._is_known_chrome(i) for i, marker in enumerate(on_page)]
+
+    def _is_known_chrome(self, i: int) -> bool:
+        """Chrome of earlier pages, unless it reads as a headline right above a byline or a date line."""
+        if self.keys[i] not in self.known_chrome:
+            return False
+        next_key = self.keys[i + 1] if i + 1 < len(self.keys) else None
+        return not (is_title_like(self.lines[i].text) and next_key in (BYLINE_KEY, DATE_KEY))
 
     @staticmethod
     def _is_marker(line: Line, key: str, count: int) -> bool:
-        if key in (BYLINE_KEY, DATE_KEY) or is_label(line.text):
+        if key in (BYLINE_KEY, DATE_KEY, PAGER_KEY) or is_label(line.text):
             return True
         if line.text.endswith(SENTENCE_STOPS) and not line.text.endswith("..."):
             return False  # a repeated sentence ("Yes.") is dialogue, not chrome
+        if key.endswith(":") and count >= 2:
+            return True  # a repeated label, whatever follows it
         return count >= 2 and line.words <= MAX_REPEATED_MARKER_WORDS and len(line.text) <= MAX_MARKER_CHARS
 
     def is_title_at(self, i: int) -> bool:
@@ -308,12 +344,11 @@ def body_lines(page: Page, first: int, stop: int) -> list[Line]:
 
 
 def trim_teasers(lines: list[tuple[Line, bool]]) -> list[tuple[Line, bool]]:
-    """Cut at the last marker when only short non-paragraph lines follow it ("MOST READ", teaser headlines)."""
-    last_marker = max((i for i, (_, marker) in enumerate(lines) if marker), default=None)
-    if last_marker is None:
-        return lines
-    tail = [line for line, _ in lines[last_marker + 1 :]]
-    return lines[:last_marker] if not any(is_paragraph(line.text) for line in tail) else lines
+    """Cut the trailing run of short non-paragraph lines when it holds a marker ("MOST READ", a pager, teasers)."""
+    cut = len(lines)
+    while cut > 0 and (lines[cut - 1][1] or not is_paragraph(lines[cut - 1][0].text)):
+        cut -= 1
+    return lines[:cut] if any(marker for _, marker in lines[cut:]) else lines
 
 
 def story_at(page: Page, k: int) -> Story | None:
@@ -340,31 +375,34 @@ def story_at(page: Page, k: int) -> Story | None:
     )
 
 
-def split_listing(text: str, now: datetime | None = None) -> list[Story]:
+def split_listing(text: str, now: datetime | None = None, known_chrome: frozenset[str] = frozenset()) -> list[Story]:
     """The stories of a scraped page, in page order; [] when the text shows no story structure.
 
     One story back means a single article with a headline block (byline, date)
     was recognised; header material before the first story is dropped.
+    ``now`` resolves relative dates ("2 hours ago"): pass the fetch time.
     """
-    page = Page(split_lines(text), now)
+    page = Page(split_lines(text), now, known_chrome)
     stories = (story_at(page, k) for k in range(len(page.starts)))
     return [story for story in stories if story is not None]
 
 
-def single_article(text: str, stories: list[Story], now: datetime | None = None) -> Story | None:
+def single_article(
+    text: str, stories: list[Story], now: datetime | None = None, known_chrome: frozenset[str] = frozenset()
+) -> Story | None:
     """The text as one article: the one story found, unless prose precedes it (then it was a false start)."""
     if len(stories) == 1 and not any(is_paragraph(line.text) for line in split_lines(text[: stories[0].start])):
         return stories[0]
-    return plain_article(text, now)
+    return plain_article(text, now, known_chrome)
 
 
-def plain_article(text: str, now: datetime | None = None) -> Story | None:
+def plain_article(text: str, now: datetime | None = None, known_chrome: frozenset[str] = frozenset()) -> Story | None:
     """The text as one article: leading date/byline lines are metadata, the first short line is the title.
 
     When the text opens with a paragraph instead, the title is its first
     sentence, shortened. None when there is no text.
     """
-    lines = split_lines(text)
+    lines = [line for line in split_lines(text) if line_key(line.text) not in known_chrome]
     lead = 0
     while lead < len(lines) and (is_dateline(lines[lead].text) or is_byline(lines[lead].text)):
         lead += 1
@@ -391,3 +429,47 @@ def fallback_title(paragraph: str) -> str:
     if len(sentence) <= FALLBACK_TITLE_CHARS:
         return sentence
     return sentence[:FALLBACK_TITLE_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+# --- chrome across pages of one source -----------------------------------------------------------
+
+
+class ChromeMemory:
+    """Short lines seen on earlier pages of each source; one seen on ``min_pages`` of them is chrome.
+
+    A site writes its header, footer and share buttons on every page, even
+    where they appear once per page. Bounded and in-process: the most recent
+    ``max_sources`` sources, the ``max_lines`` most frequent lines of each.
+    """
+
+    def __init__(self, max_sources: int = 256, max_lines: int = 2000, min_pages: int = 2) -> None:
+        self.max_sources, self.max_lines, self.min_pages = max_sources, max_lines, min_pages
+        self._seen: OrderedDict[str, Counter[str]] = OrderedDict()
+
+    def known(self, source: str) -> frozenset[str]:
+        """Line keys (:func:`line_key`) that are chrome on this source's pages."""
+        seen = self._seen.get(source, Counter())
+        return frozenset(key for key, pages in seen.items() if pages >= self.min_pages)
+
+    def remember(self, source: str, text: str) -> None:
+        """Count the page's short lines, once each, under its source."""
+        seen = self._seen.setdefault(source, Counter())
+        self._seen.move_to_end(source)
+        seen.update({line_key(line.text) for line in split_lines(text) if could_be_chrome(line)})
+        if len(seen) > self.max_lines:
+            self._seen[source] = Counter(dict(seen.most_common(self.max_lines // 2)))
+        while len(self._seen) > self.max_sources:
+            self._seen.popitem(last=False)
+
+
+def could_be_chrome(line: Line) -> bool:
+    """Short, and not a sentence."""
+    return (
+        line.words <= MAX_REPEATED_MARKER_WORDS
+        and len(line.text) <= MAX_MARKER_CHARS
+        and not (line.text.endswith(SENTENCE_STOPS) and not line.text.endswith("..."))
+    )
+
+
+CHROME_MEMORY = ChromeMemory()
+"""The parse process's memory of each source's chrome."""

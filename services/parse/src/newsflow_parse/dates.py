@@ -1,0 +1,85 @@
+"""Publication dates: candidates in order of trust, the first plausible one wins.
+
+Trust order (``Article.published_at_source``): the page's meta tags, its
+JSON-LD, a date written near the headline, a date in the URL, the date a feed
+gave, and last the fetch time. A date in the future (beyond a small tolerance
+for clocks and time zones) or before 1990 is an extraction error: it is
+dropped and the next source of trust is asked instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import dateparser
+
+from newsflow_schemas.models import PublishedAtSource
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=1)  # a page dated "today" in UTC+14 is not from the future
+URL_DATE_RE = re.compile(
+    r"/((?:19|20)\d{2})[/-]([01]?\d)[/-]([0-3]?\d)(?=[/._-]|$)|/((?:19|20)\d{2})([01]\d)([0-3]\d)/"
+)
+PREFIX_RE = re.compile(r"^\s*(?:published|posted|updated|last updated|first published|date)\s*(?:on|at)?\s*:?\s*", re.I)
+
+Candidate = tuple[PublishedAtSource, datetime | None]
+
+
+def plausible(date: datetime, fetched_at: datetime) -> bool:
+    """Not before 1990, not after the fetch (beyond the tolerance)."""
+    return EARLIEST <= date <= fetched_at + FUTURE_TOLERANCE
+
+
+def choose(candidates: Iterable[Candidate], fetched_at: datetime) -> tuple[datetime, PublishedAtSource]:
+    """The first plausible candidate in the order given (trust order), else the fetch time."""
+    for source, date in candidates:
+        if date is not None and plausible(date, fetched_at):
+            return date, source
+    return fetched_at, "fetch-time"
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """An ISO 8601 timestamp or day as a tz-aware datetime (UTC when it names no zone); None when it is not one."""
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_any(value: str | None, relative_base: datetime) -> datetime | None:
+    """ISO first, then free text ("March 3, 2020 10:45", "2 hours ago" against ``relative_base``)."""
+    if not value or not value.strip():
+        return None
+    iso = parse_iso(value)
+    if iso is not None:
+        return iso
+    settings = {
+        "RETURN_AS_TIMEZONE_AWARE": True,
+        "TIMEZONE": "UTC",
+        "TO_TIMEZONE": "UTC",
+        "PREFER_DATES_FROM": "past",
+        "RELATIVE_BASE": relative_base.astimezone(UTC).replace(tzinfo=None),
+    }
+    text = PREFIX_RE.sub("", value)[:100]  # "Published on March 3": dateparser wants the date alone
+    parsed = dateparser.parse(text, languages=["en"], settings=settings)
+    return parsed if isinstance(parsed, datetime) and parsed.tzinfo is not None else None
+
+
+def date_in_url(url: str | None) -> datetime | None:
+    """A day written in the URL's path: /2024/12/27/, /2024-12-27-, /20241227/."""
+    if not url:
+        return None
+    match = URL_DATE_RE.search(url)
+    if match is None:
+        return None
+    year, month, day = (int(part) for part in (match.groups()[:3] if match.group(1) else match.groups()[3:]))
+    try:
+        return datetime(year, month, day, tzinfo=UTC)
+    except ValueError:
+        return None

@@ -1,0 +1,304 @@
+"""What an HTML page says about itself: canonical URL, dates, language, links, forms.
+
+Read from the parsed tree (lxml) with generic HTML and schema.org rules, never
+with rules for particular sites.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from lxml.html import HtmlElement  # type: ignore[import-untyped]
+
+from newsflow_parse.dates import Candidate, date_in_url, parse_any, parse_iso
+from newsflow_parse.listing import DATE_RE
+
+PUBLISHED_META = (
+    "article:published_time",
+    "og:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "publication_date",
+    "date",
+    "dc.date",
+    "dc.date.issued",
+    "dcterms.created",
+    "dcterms.issued",
+    "sailthru.date",
+    "parsely-pub-date",
+)
+ARTICLE_TYPES = re.compile(r"article|posting|report", re.I)  # NewsArticle, BlogPosting, Report, ...
+AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "byl", "dc.creator", "dcterms.creator")
+TITLE_SEPARATORS = re.compile(r"\s+[|–—·-]\s+|\s+::\s+")  # "Headline | Site name"
+AUTHOR_SEPARATORS = re.compile(r"\s*(?:;|,|&|\band\b)\s*")
+NEAR_HEADLINE_ELEMENTS = 30  # how far after (or before) the headline a date line may sit
+HEADLINE_MIN_WORDS, HEADLINE_MAX_WORDS = 4, 25
+BLOCK_TAGS = frozenset({"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "dd", "dt", "blockquote", "figcaption"})
+TEASER_SHARE_OF_BLOCK = 0.6
+
+
+def meta_values(tree: HtmlElement) -> dict[str, str]:
+    """``<meta>`` contents by lower-cased name/property/itemprop (first one wins)."""
+    values: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        key = meta.get("property") or meta.get("name") or meta.get("itemprop")
+        content = meta.get("content")
+        if key and content and key.lower() not in values:
+            values[key.lower()] = content.strip()
+    return values
+
+
+def meta_published(tree: HtmlElement, relative_base: datetime) -> datetime | None:
+    meta = meta_values(tree)
+    for name in PUBLISHED_META:
+        date = parse_any(meta.get(name), relative_base)
+        if date is not None:
+            return date
+    for element in tree.xpath("//*[@itemprop='datePublished'][@datetime or @content]"):
+        date = parse_any(element.get("datetime") or element.get("content"), relative_base)
+        if date is not None:
+            return date
+    return None
+
+
+def json_ld_objects(tree: HtmlElement) -> Iterator[dict[str, Any]]:
+    """Every object in the page's JSON-LD scripts, @graph and lists flattened; broken scripts skipped."""
+    for script in tree.xpath("//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                yield item
+                stack.extend(value for key, value in item.items() if key in ("@graph", "mainEntity"))
+
+
+def json_ld_published(tree: HtmlElement) -> datetime | None:
+    """datePublished of the page's article object (an object of an article type first)."""
+    objects = sorted(json_ld_objects(tree), key=lambda obj: not ARTICLE_TYPES.search(str(obj.get("@type", ""))))
+    for obj in objects:
+        date = parse_iso(str(obj.get("datePublished") or ""))
+        if date is not None:
+            return date
+    return None
+
+
+def headline_element(tree: HtmlElement, title: str | None) -> HtmlElement | None:
+    """The h1 that carries the title, else the first h1."""
+    headlines = list(tree.iter("h1"))
+    wanted = " ".join((title or "").split()).lower()
+    for h1 in headlines:
+        if wanted and " ".join(h1.text_content().split()).lower() == wanted:
+            return h1
+    return headlines[0] if headlines else None
+
+
+def text_published(tree: HtmlElement, title: str | None, relative_base: datetime) -> datetime | None:
+    """A date written next to the headline: a ``<time>`` element or a short date line ("2 hours ago")."""
+    h1 = headline_element(tree, title)
+    if h1 is None:
+        return None
+    nearby = [*h1.xpath(f"following::*[position() <= {NEAR_HEADLINE_ELEMENTS}]")]
+    nearby += h1.xpath(f"preceding::*[position() <= {NEAR_HEADLINE_ELEMENTS // 3}]")
+    for element in nearby:
+        if element.tag == "time":
+            date = parse_any(element.get("datetime") or element.text_content(), relative_base)
+            if date is not None:
+                return date
+        text = (element.text or "").strip()
+        match = DATE_RE.search(text) if len(text) < 120 else None
+        if match:
+            date = parse_any(match.group(), relative_base)
+            if date is not None:
+                return date
+    return None
+
+
+def published_candidates(
+    tree: HtmlElement, title: str | None, url: str | None, fetched_at: datetime
+) -> list[Candidate]:
+    """The page's own dates in trust order: meta, JSON-LD, text near the headline, URL."""
+    return [
+        ("meta", meta_published(tree, fetched_at)),
+        ("json-ld", json_ld_published(tree)),
+        ("text", text_published(tree, title, fetched_at)),
+        ("url", date_in_url(url)),
+    ]
+
+
+def canonical_url(tree: HtmlElement, fetched_url: str | None) -> str | None:
+    """``link rel=canonical``, else ``og:url``, resolved; a canonical pointing at the site's root is ignored."""
+    candidates = [*tree.xpath("//link[@rel='canonical']/@href"), meta_values(tree).get("og:url")]
+    for href in candidates:
+        if not href or not str(href).strip():
+            continue
+        url = urljoin(fetched_url or "", str(href).strip())
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            continue
+        fetched_path = urlsplit(fetched_url or "").path
+        if parts.path in ("", "/") and fetched_path not in ("", "/"):
+            continue  # a misconfigured site sends every page's canonical to its home page
+        return url
+    return fetched_url
+
+
+def language(tree: HtmlElement) -> str | None:
+    """The language the page declares (``<html lang>``, content-language), as a 2-letter code."""
+    declared = tree.get("lang") or meta_values(tree).get("content-language") or ""
+    code = declared.strip().split("-")[0].split("_")[0].lower()
+    return code if re.fullmatch(r"[a-z]{2}", code) else None
+
+
+def has_password_field(tree: HtmlElement) -> bool:
+    return bool(tree.xpath("//input[translate(@type, 'PASSWORD', 'password')='password']"))
+
+
+def page_headings(tree: HtmlElement) -> list[str]:
+    """The ``<title>`` and the h1s' texts."""
+    return [" ".join(el.text_content().split()) for el in tree.xpath("//title | //h1")]
+
+
+@dataclass(frozen=True)
+class Teaser:
+    """A link that reads as a story's headline: its absolute URL, the headline and the anchor element."""
+
+    url: str
+    headline: str
+    anchor: HtmlElement
+
+
+def teaser_links(tree: HtmlElement, page_url: str | None) -> list[Teaser]:
+    """Links that look like a teaser's headline, in page order, one per URL, the page itself left out.
+
+    A headline is 4-25 words and is (nearly) all the text of its block: a
+    link inside a sentence is not a teaser. The link stays on the page's site
+    (any absolute link when the page's URL is unknown) and is not the root.
+    """
+    page = urlsplit(page_url or "")
+    site = page.netloc.lower().removeprefix("www.")
+    teasers: dict[str, Teaser] = {}
+    for anchor in tree.iter("a"):
+        href = (anchor.get("href") or "").strip()
+        if not href:
+            continue
+        text = " ".join(anchor.text_content().split())
+        if not HEADLINE_MIN_WORDS <= len(text.split()) <= HEADLINE_MAX_WORDS or not stands_alone(anchor, text):
+            continue
+        url = urljoin(page_url or "", href).split("#", 1)[0]
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or parts.path in ("", "/") or url in teasers:
+            continue
+        if site and parts.netloc.lower().removeprefix("www.") != site:
+            continue
+        if page_url and parts.path == page.path and parts.query == page.query:
+            continue
+        teasers[url] = Teaser(url, text, anchor)
+    return list(teasers.values())
+
+
+def stands_alone(anchor: HtmlElement, text: str) -> bool:
+    """Whether the link's text is most of its block's text (a headline), not a phrase inside a sentence."""
+    block = anchor.getparent()
+    while block is not None and block.tag not in BLOCK_TAGS:
+        block = block.getparent()
+    return block is None or len(text) >= TEASER_SHARE_OF_BLOCK * len(" ".join(block.text_content().split()))
+
+
+def teaser_blocks(teasers: list[Teaser]) -> list[str]:
+    """Each teaser's block text: its largest ancestor that holds no other teaser (headline, summary, date)."""
+    counts: dict[HtmlElement, int] = {}
+    for teaser in teasers:
+        for ancestor in teaser.anchor.iterancestors():
+            counts[ancestor] = counts.get(ancestor, 0) + 1
+    blocks = []
+    for teaser in teasers:
+        block = teaser.anchor
+        for ancestor in teaser.anchor.iterancestors():
+            if counts[ancestor] > 1:
+                break
+            block = ancestor
+        blocks.append(" ".join(block.text_content().split()))
+    return blocks
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    """What the page's head and JSON-LD say about its article."""
+
+    title: str | None
+    authors: tuple[str, ...]
+    section: str | None
+    site_name: str | None
+    description: str | None
+
+
+def metadata(tree: HtmlElement) -> PageMeta:
+    """Title, authors, section, site name and description from meta tags, JSON-LD and the headline."""
+    meta = meta_values(tree)
+    article = next((obj for obj in json_ld_objects(tree) if ARTICLE_TYPES.search(str(obj.get("@type", "")))), {})
+    return PageMeta(
+        title=first_text(meta.get("og:title"), article.get("headline"), h1_text(tree), page_title(tree)),
+        authors=authors(meta, article),
+        section=first_text(meta.get("article:section"), article.get("articleSection")),
+        site_name=first_text(meta.get("og:site_name"), name_of(article.get("publisher")), meta.get("application-name")),
+        description=first_text(meta.get("description"), meta.get("og:description"), meta.get("twitter:description")),
+    )
+
+
+def first_text(*values: object) -> str | None:
+    """The first non-blank text among the values (the first item of a list), whitespace collapsed."""
+    for value in values:
+        if isinstance(value, list) and value:
+            value = value[0]
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())
+    return None
+
+
+def name_of(value: object) -> str | None:
+    """A schema.org Person/Organization's name, or a plain string."""
+    if isinstance(value, dict):
+        value = value.get("name")
+    return value if isinstance(value, str) else None
+
+
+def h1_text(tree: HtmlElement) -> str | None:
+    h1 = next(tree.iter("h1"), None)
+    return h1.text_content() if h1 is not None else None
+
+
+def page_title(tree: HtmlElement) -> str | None:
+    """The ``<title>`` without the site's name: its longest part around " | ", " - "."""
+    title = first_text(tree.findtext(".//title"))
+    return max(TITLE_SEPARATORS.split(title), key=len) if title else None
+
+
+def authors(meta: dict[str, str], article: dict[str, Any]) -> tuple[str, ...]:
+    """Author names from JSON-LD, else the meta tags; profile URLs and "By" prefixes left out."""
+    found = article.get("author")
+    names = [name for item in (found if isinstance(found, list) else [found]) if (name := name_of(item))]
+    if not names:
+        names = [value for key in AUTHOR_META if (value := meta.get(key))][:1]
+    result: list[str] = []
+    for name in names:
+        if name.startswith(("http://", "https://")):
+            continue
+        for part in AUTHOR_SEPARATORS.split(re.sub(r"^by\s+", "", name.strip(), flags=re.I)):
+            if part and part not in result:
+                result.append(part)
+    return tuple(result)
