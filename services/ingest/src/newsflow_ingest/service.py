@@ -1,127 +1,59 @@
-"""Send files to news.raw.v1, refused ones to its DLQ; one-shot or watching a folder."""
+"""The ingest service: one-shot over files, or long-running over any mix of sources.
+
+Long-running, it watches a folder, polls feeds and sitemaps, serves the push API and consumes
+news.links.v1, all in one event loop with one producer and one seen-before store, until SIGTERM.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from newsflow_common import kafka
-from newsflow_common.dlq import Rejected, dead_letter
 from newsflow_common.health import Health, start_http
 from newsflow_common.lifecycle import shutdown_event, wait_or_stop
-from newsflow_common.logs import get_logger, trace
-from newsflow_common.metrics import DEAD_LETTERS, ERRORS, MESSAGES_IN, MESSAGES_OUT
-from newsflow_common.progress import Progress
+from newsflow_common.logs import get_logger
 from newsflow_common.retry import retry_forever
-from newsflow_ingest.files import file_uri, find_files, raw_document
+from newsflow_ingest.api import PushApi, start_api
+from newsflow_ingest.feeds import FeedPoller
+from newsflow_ingest.fetch import Fetcher
+from newsflow_ingest.files import find_files
+from newsflow_ingest.ingestor import SERVICE, Counts, Ingestor
+from newsflow_ingest.links import consume_links
+from newsflow_ingest.pages import PageIngest
+from newsflow_ingest.seen import SeenStore
 from newsflow_ingest.settings import IngestSettings
-from newsflow_schemas import RAW, Message, dlq_of
+from newsflow_ingest.sitemaps import SitemapPoller
+from newsflow_ingest.sources import load_sources
 
-SERVICE = "ingest"
-DLQ_ORIGINAL_CAP = 4 * 1024 * 1024
-"""A refused document's bytes kept in its dead letter, at most (a DLQ record must fit a Kafka message)."""
-
+STOP_GRACE_SECONDS = 15.0
 log = get_logger(__name__)
 
 
-@dataclass
-class Counts:
-    sent: int = 0
-    refused: dict[str, int] = field(default_factory=dict)
+class ConfigError(Exception):
+    """The service cannot start as configured; the message says why."""
 
 
-class Ingestor:
-    """Turns files into messages and produces them, waiting for every ack."""
+@dataclass(frozen=True)
+class Sources:
+    """What a long-running service takes in."""
 
-    def __init__(self, settings: IngestSettings, producer: AIOKafkaProducer) -> None:
-        self.settings = settings
-        self.producer = producer
-        self.counts = Counts()
+    watch: Path | None = None
+    feeds_file: Path | None = None
+    api: bool = False
+    links: bool = False
 
-    async def send(self, topic: str, message: Message) -> None:
-        await retry_forever(
-            lambda: kafka.send(self.producer, topic, message, SERVICE),
-            transient=kafka.is_transient_kafka_error,
-            service=SERVICE,
-            name=f"produce {topic}",
-        )
-        MESSAGES_OUT.labels(SERVICE, topic).inc()
-
-    async def ingest_file(self, path: Path) -> None:
-        data = await asyncio.to_thread(path.read_bytes)
-        MESSAGES_IN.labels(SERVICE, self.settings.source_name).inc()
-        try:
-            document = raw_document(
-                data, path=path, source=self.settings.source_name, max_bytes=self.settings.max_document_bytes
-            )
-        except Rejected as exc:
-            await self.refuse(path, data, exc)
-            return
-        with trace(document.trace_id, doc_id=document.doc_id):
-            await self.send(RAW, document)
-            log.info("ingested", uri=document.uri, content_type=document.content_type, chars=len(document.body))
-        self.counts.sent += 1
-
-    async def refuse(self, path: Path, data: bytes, exc: Rejected) -> None:
-        """Count, log and dead-letter a file that is not ingestible, original bytes included."""
-        self.counts.refused[exc.kind] = self.counts.refused.get(exc.kind, 0) + 1
-        dlq = dlq_of(RAW)
-        DEAD_LETTERS.labels(SERVICE, dlq, exc.kind).inc()
-        ERRORS.labels(SERVICE, exc.kind).inc()
-        letter = dead_letter(
-            original=data[:DLQ_ORIGINAL_CAP],
-            stage=SERVICE,
-            kind=exc.kind,
-            error=str(exc),
-            trace_id=uuid.uuid4().hex,
-            key=str(path).encode(),
-            source=file_uri(path),
-        )
-        with trace(letter.trace_id):
-            log.warning("refused", path=str(path), kind=exc.kind, error=str(exc))
-            await self.send(dlq, letter)
-
-    async def ingest_all(self, paths: Iterable[Path], concurrency: int = 64) -> Counts:
-        """Ingest files with a bounded number of sends in flight, showing progress."""
-        files = list(find_files(paths))
-        progress = Progress("ingested files", total=len(files))
-        slots = asyncio.Semaphore(concurrency)
-
-        async def one(path: Path) -> None:
-            async with slots:
-                await self.ingest_file(path)
-                progress.advance()
-
-        await asyncio.gather(*(one(path) for path in files))
-        progress.finish()
-        return self.counts
-
-
-class SeenFiles:
-    """What watch mode already ingested (path -> sha256), kept on disk across restarts."""
-
-    def __init__(self, state_file: Path) -> None:
-        self.state_file = state_file
-        self.seen: dict[str, str] = json.loads(state_file.read_text()) if state_file.exists() else {}
-
-    def is_new(self, path: Path) -> bool:
-        return self.seen.get(str(path)) != hashlib.sha256(path.read_bytes()).hexdigest()
-
-    def mark(self, path: Path) -> None:
-        self.seen[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
-
-    def save(self) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.seen))
-        temporary.replace(self.state_file)  # atomic: a crash leaves the old state or the new, never half
+    @property
+    def any(self) -> bool:
+        return bool(self.watch or self.feeds_file or self.api or self.links)
 
 
 async def start_producer(settings: IngestSettings) -> AIOKafkaProducer:
@@ -131,34 +63,103 @@ async def start_producer(settings: IngestSettings) -> AIOKafkaProducer:
 
 
 async def run_once(settings: IngestSettings, paths: list[Path]) -> Counts:
+    """Send files and folders once; no seen-before check: what you name is sent (ids are stable)."""
     producer = await start_producer(settings)
     try:
-        return await Ingestor(settings, producer).ingest_all(paths)
+        return await Ingestor(settings, producer, bulk=True).ingest_all(paths)
     finally:
         await producer.stop()
 
 
-async def run_watch(settings: IngestSettings, folder: Path) -> None:
-    """Ingest every new or changed file in ``folder`` until SIGTERM; state survives restarts."""
+def api_token(settings: IngestSettings) -> str | None:
+    """The push API's token; refuses to go on without one unless auth is explicitly switched off."""
+    if settings.api_token is not None and settings.api_token.get_secret_value():
+        return settings.api_token.get_secret_value()
+    if settings.api_auth_disabled:
+        log.warning("push API without authentication (NEWSFLOW_API_AUTH_DISABLED): for local use only")
+        return None
+    raise ConfigError("the push API needs NEWSFLOW_API_TOKEN (or NEWSFLOW_API_AUTH_DISABLED=true for local use)")
+
+
+async def run_service(settings: IngestSettings, sources: Sources) -> None:
+    """Run every configured source until SIGTERM; each finishes what it holds, then the producer flushes."""
+    token = api_token(settings) if sources.api else None
+    config = load_sources(sources.feeds_file) if sources.feeds_file else None
     stop = shutdown_event()
     health = Health(SERVICE)
-    runner = await start_http(health, settings.http_host, settings.http_port)
+    health.degraded("kafka", "connecting")
+    runners: list[web.AppRunner] = [await start_http(health, settings.http_host, settings.http_port)]
     producer = await start_producer(settings)
     health.ok("kafka")
-    seen = SeenFiles(settings.state_dir / "seen-files.json")
-    ingestor = Ingestor(settings, producer)
-    log.info("watching", folder=str(folder))
+    seen = SeenStore.open(settings.state_dir)
+    fetcher = Fetcher(settings, SERVICE)
+    ingestor = Ingestor(settings, producer, seen)
+    pages = PageIngest(fetcher, ingestor)
+    jobs: list[Coroutine[Any, Any, None]] = []
+    if sources.watch:
+        jobs.append(watch_folder(ingestor, seen, sources.watch, settings.poll_seconds, stop))
+    if config:
+        jobs += [FeedPoller(feed, fetcher, pages, seen).run(stop) for feed in config.feeds]
+        max_age = timedelta(days=settings.sitemap_max_age_days)
+        jobs += [SitemapPoller(sitemap, fetcher, pages, seen, max_age).run(stop) for sitemap in config.sitemaps]
+    if sources.links:
+        health.degraded("links", "starting")
+        jobs.append(consume_links(settings, pages, stop, health))
     try:
-        while not stop.is_set():
-            for path in find_files([folder]):
-                if stop.is_set():
-                    break
-                if seen.is_new(path):
-                    await ingestor.ingest_file(path)
-                    seen.mark(path)
-            seen.save()
-            await wait_or_stop(stop, settings.poll_seconds)
+        if sources.api:
+            api = PushApi(
+                ingestor, fetcher.guard, token, settings.api_max_request_bytes, settings.api_send_timeout_seconds
+            )
+            runners.append(await start_api(api, settings.api_host, settings.api_port))
+        tasks = [asyncio.create_task(job) for job in jobs]
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        stop.set()  # a source that failed stops the service: better a restart than a silent half service
+        log.info("stopping", grace_seconds=STOP_GRACE_SECONDS)
+        await _finish(tasks)
+        for task in done - {stopping}:
+            task.result()  # raises what failed
     finally:
-        seen.save()
-        await producer.stop()
-        await runner.cleanup()
+        for runner in reversed(runners):
+            await runner.cleanup()
+        await fetcher.close()
+        await producer.stop()  # flushes what is in flight
+        seen.close()
+
+
+async def _finish(tasks: list[asyncio.Task[None]]) -> None:
+    """Let each source finish what it holds; cancel what is still busy after the grace period."""
+    if not tasks:
+        return
+    _, busy = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+    for task in busy:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def watch_folder(
+    ingestor: Ingestor, seen: SeenStore, folder: Path, poll_seconds: float, stop: asyncio.Event
+) -> None:
+    """Ingest every new or changed file in ``folder`` once, even across restarts (seen-before by path and hash)."""
+    log.info("watching", folder=str(folder))
+    while not stop.is_set():
+        for path in await asyncio.to_thread(lambda: list(find_files([folder]))):
+            if stop.is_set():
+                break
+            try:
+                key, digest = f"file:{path}", await asyncio.to_thread(_sha256, path)
+            except OSError as exc:  # removed or unreadable since the listing: next round will tell
+                log.warning("file unreadable", path=str(path), error=str(exc))
+                continue
+            if not await seen.is_seen(key, digest):
+                await ingestor.ingest_file(path)
+                await seen.mark(key, digest)
+        await wait_or_stop(stop, poll_seconds)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

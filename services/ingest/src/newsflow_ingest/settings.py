@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from newsflow_common.settings import Settings
 
 
@@ -14,7 +16,40 @@ class IngestSettings(Settings):
     watch_dir: Path | None = None
     """Folder watched for new files when no paths are given."""
     state_dir: Path = Path(".newsflow/ingest")
-    """Where watch mode remembers what it already ingested, across restarts."""
+    """Where the service remembers what it already ingested (a sqlite file), across restarts."""
     poll_seconds: float = 2.0
     max_document_bytes: int = 5 * 1024 * 1024
-    """Larger files are refused (to the DLQ, truncated) rather than sent."""
+    """Larger files, records and fetched pages are refused (to the DLQ, truncated) rather than sent."""
+
+    feeds_file: Path | None = None
+    """YAML list of feeds and sitemaps to poll (deploy/feeds.example.yaml)."""
+    sitemap_max_age_days: float = 7.0
+    """Sitemap entries modified longer ago are left alone."""
+    links_enabled: bool = False
+    """Consume news.links.v1 and fetch each link."""
+
+    api_enabled: bool = False
+    """Serve the push API (POST /v1/documents)."""
+    api_host: str = "0.0.0.0"
+    api_port: int = 8081
+    api_token: SecretStr | None = None
+    """Bearer token the push API requires; the service refuses to start the API without one..."""
+    api_auth_disabled: bool = False
+    """...unless this is set, for local use only."""
+    api_max_request_bytes: int = 16 * 1024 * 1024
+    """Largest request body the API reads (a batch); each document is still held to max_document_bytes."""
+    api_send_timeout_seconds: float = 15.0
+    """How long a push waits for Kafka's ack before answering 503."""
+
+    user_agent: str = "newsflow-ingest/0.1 (+https://github.com/newsflow/newsflow)"
+    fetch_allow: str = ""
+    """Comma-separated addresses or networks (CIDR) fetches may reach although private, e.g. 127.0.0.1."""
+    fetch_timeout_seconds: float = 20.0
+    fetch_max_redirects: int = 5
+    fetch_attempts: int = 3
+    """Tries of a page that times out or answers 5xx/429 before it counts as unfetchable."""
+    host_concurrency: int = 2
+    """Requests in flight per host."""
+    host_delay_seconds: float = 1.0
+    """Politeness: pause between two requests to one host."""
+    respect_robots: bool = True

@@ -1,0 +1,133 @@
+"""Pre-structured JSON articles (files and the push API): validated, then sent as their own JSON text.
+
+Each article becomes one RawDocument with content type application/json whose body is that article's
+JSON; parse maps it onto an Article. Field names: url, title, body, published, author, section, and
+also published_at, authors, summary, language, site_name. Unknown fields travel along untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from newsflow_common.dlq import Rejected
+from newsflow_ingest.documents import Refusal, new_document
+from newsflow_schemas import RawDocument, SourceHints
+
+JSON_TYPE = "application/json"
+
+
+class ArticleIn(BaseModel):
+    """One pushed or filed article; ``body`` may be left out only when ``url`` is there to be fetched."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    title: str | None = None
+    body: str | None = None
+    published: datetime | None = None
+    published_at: datetime | None = None
+    author: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    section: str | None = None
+    summary: str | None = None
+    language: str | None = Field(default=None, min_length=2, max_length=8)
+    site_name: str | None = None
+
+    @field_validator("published", "published_at", mode="before")
+    @classmethod
+    def _rfc_2822_too(cls, value: Any) -> Any:
+        """Feeds and CMS exports often write 'Mon, 01 Mar 2024 10:00:00 GMT'."""
+        if isinstance(value, str) and "," in value:
+            try:
+                return parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return value
+        return value
+
+    def hints(self) -> SourceHints:
+        published = self.published_at or self.published
+        if published is not None and published.tzinfo is None:
+            published = published.replace(tzinfo=UTC)  # a date without a zone: read as UTC
+        authors = self.authors or ([self.author] if self.author else [])
+        return SourceHints(
+            title=self.title,
+            published_at=published,
+            authors=authors,
+            summary=self.summary,
+            section=self.section,
+            language=self.language,
+            site_name=self.site_name,
+        )
+
+
+def validate_article(value: object) -> ArticleIn:
+    """The article, or Rejected('schema') saying what is wrong."""
+    if not isinstance(value, dict):
+        raise Rejected("schema", f"an article must be a JSON object, not {type(value).__name__}")
+    try:
+        return ArticleIn.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'article'}: {e['msg']}" for e in exc.errors())
+        raise Rejected("schema", problems) from exc
+
+
+def article_document(
+    json_text: str, article: ArticleIn, *, source: str, locator: str, uri: str, max_bytes: int
+) -> RawDocument:
+    """The RawDocument carrying one article's JSON; raises Rejected when it has no body."""
+    if not article.body:
+        raise Rejected("schema", "body: an article needs a non-empty body")
+    return new_document(
+        json_text.encode("utf-8"),
+        source=source,
+        locator=article.url or locator,
+        uri=uri,
+        url=article.url,
+        content_type=JSON_TYPE,
+        max_bytes=max_bytes,
+        declared_charset="utf-8",
+        hints=article.hints(),
+    )
+
+
+def json_values(text: str, *, lines: bool) -> Iterator[tuple[int, str, object] | Refusal]:
+    """(index, JSON text, value) of each article of a .json file (an object or an array) or a .jsonl file."""
+    if lines:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield _loads(number, line)
+        return
+    parsed = _loads(0, text)
+    if isinstance(parsed, Refusal) or not isinstance(parsed[2], list):
+        yield parsed
+        return
+    for index, value in enumerate(parsed[2]):
+        yield index, json.dumps(value, ensure_ascii=False), value
+
+
+def _loads(index: int, text: str) -> tuple[int, str, object] | Refusal:
+    try:
+        return index, text, json.loads(text)
+    except ValueError as exc:
+        return Refusal("json", f"not JSON ({exc})", text.encode("utf-8"), f"#{index}")
+
+
+def file_articles(text: str, *, lines: bool, source: str, uri: str, max_bytes: int) -> Iterator[RawDocument | Refusal]:
+    """Every article of a JSON or JSONL file's text; what is not a valid article is a Refusal."""
+    for item in json_values(text, lines=lines):
+        if isinstance(item, Refusal):
+            yield Refusal(item.kind, item.message, item.original, uri + item.locator)
+            continue
+        index, json_text, value = item
+        locator = f"{uri}#{index}"
+        try:
+            article = validate_article(value)
+            yield article_document(json_text, article, source=source, locator=locator, uri=uri, max_bytes=max_bytes)
+        except Rejected as exc:
+            yield Refusal(exc.kind, str(exc), json_text.encode("utf-8"), locator)
