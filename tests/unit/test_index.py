@@ -16,7 +16,14 @@ from pydantic import BaseModel
 from newsflow_common.stage import Record
 from newsflow_index.bulk import Action, RetryItems, _operations, _transient
 from newsflow_index.es import is_transient_es_error
-from newsflow_index.mappings import ARTICLE_PROPERTIES, TEMPLATE_VERSION, TREND_PROPERTIES, index_template
+from newsflow_index.mappings import (
+    ARTICLE_PROPERTIES,
+    SETTINGS_COMPONENT,
+    TEMPLATE_VERSION,
+    TREND_PROPERTIES,
+    component_templates,
+    index_template,
+)
 from newsflow_index.service import chunks
 from newsflow_schemas import ENRICHED, EnrichedArticle, Entity, Position, TrendCount
 
@@ -86,16 +93,25 @@ def test_mapping_types_fit_the_values():
     assert ARTICLE_PROPERTIES["article_id"]["type"] == "keyword"
 
 
-def test_index_template_shape():
-    template = index_template("news-articles", ARTICLE_PROPERTIES)
+def test_index_template_is_composed_of_settings_and_a_strict_mapping():
+    template = index_template("news-articles", read_alias=True)
     assert template["index_patterns"] == ["news-articles-*"]
     assert template["version"] == TEMPLATE_VERSION
     assert isinstance(TEMPLATE_VERSION, int)
-    mappings = template["template"]["mappings"]
+    assert template["composed_of"] == [SETTINGS_COMPONENT, "news-articles-mappings"]
+    components = component_templates("news-articles", ARTICLE_PROPERTIES)
+    assert set(components) == set(template["composed_of"])
+    mappings = components["news-articles-mappings"]["template"]["mappings"]
     assert mappings["dynamic"] == "strict"
     assert mappings["properties"] == ARTICLE_PROPERTIES
-    assert index_template("news-trends", TREND_PROPERTIES)["index_patterns"] == ["news-trends-*"]
-    json.dumps(template)  # sent as JSON
+    assert all(component["version"] == TEMPLATE_VERSION for component in components.values())
+    json.dumps([template, components])  # sent as JSON
+
+
+def test_monthly_article_indices_join_the_read_alias_and_trends_do_not():
+    assert index_template("news-articles", read_alias=True)["template"]["aliases"] == {"news-articles": {}}
+    assert "aliases" not in index_template("news-trends", read_alias=False)["template"]
+    assert index_template("news-trends", read_alias=False)["index_patterns"] == ["news-trends-*"]
 
 
 # chunks

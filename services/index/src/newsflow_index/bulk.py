@@ -1,13 +1,14 @@
-"""Bulk-write a batch to Elasticsearch: idempotent by _id, retrying what is transient.
+"""Bulk-write a batch to Elasticsearch: idempotent by _id, versioned, retrying what is transient.
 
-A document Elasticsearch refuses for itself (mapping error, 400) is returned
-to the caller for the DLQ; the rest of the batch goes on.
+A document Elasticsearch refuses for itself (mapping error, 400) is returned to the caller for the
+DLQ; the rest of the batch goes on. A version older than the one indexed (409 on an external
+version) is not an error: the newer one stays, and the stale one is counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
@@ -19,12 +20,14 @@ from newsflow_index.es import RETRYABLE_STATUS, is_transient_es_error
 
 @dataclass(frozen=True)
 class Action:
-    """One document to index, and the record it came from (for the DLQ)."""
+    """One document to index (or, with no source, to delete), and the record it came from (for the DLQ)."""
 
     index: str
     doc_id: str
-    source: dict[str, Any]
+    source: dict[str, Any] | None
     record: Record
+    version: int | None = None
+    """External version (``external_gte``): Elasticsearch keeps the highest one."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,13 @@ class Refusal:
     action: Action
     status: int
     error: str
+
+
+@dataclass
+class Outcome:
+    refused: list[Refusal] = field(default_factory=list)
+    stale: int = 0
+    """Versions older than the one already indexed, left out."""
 
 
 class RetryItems(Exception):
@@ -45,8 +55,54 @@ class RetryItems(Exception):
 def _operations(actions: Sequence[Action]) -> list[dict[str, Any]]:
     operations: list[dict[str, Any]] = []
     for action in actions:
-        operations += [{"index": {"_index": action.index, "_id": action.doc_id}}, action.source]
+        meta: dict[str, Any] = {"_index": action.index, "_id": action.doc_id}
+        if action.version is not None:
+            meta.update(version=action.version, version_type="external_gte")
+        if action.source is None:
+            operations.append({"delete": meta})
+        else:
+            operations += [{"index": meta}, action.source]
     return operations
+
+
+def latest_versions(actions: Sequence[Action]) -> tuple[list[Action], int]:
+    """One action per document: the highest version (the later record on a tie); and how many were dropped."""
+    latest: dict[tuple[str, str], Action] = {}
+    for action in actions:
+        key = (action.index if action.version is None else "", action.doc_id)
+        kept = latest.get(key)
+        if kept is None or (action.version or 0) >= (kept.version or 0):
+            latest[key] = action
+    return list(latest.values()), len(actions) - len(latest)
+
+
+async def plan_moves(client: AsyncElasticsearch, alias: str, actions: Sequence[Action]) -> tuple[list[Action], int]:
+    """Versioned actions plus deletes of copies in other indices; drops actions older than such a copy.
+
+    An article whose month changed between versions would otherwise live twice, once per index.
+    The refresh makes the lookup see what the previous batch wrote (near-real-time search).
+    """
+    versioned = {action.doc_id: action for action in actions if action.version is not None}
+    if not versioned:
+        return list(actions), 0
+    lenient = client.options(ignore_status=404)  # no index behind the alias yet: no copies anywhere
+    await lenient.indices.refresh(index=alias)
+    response = await lenient.search(
+        index=alias, query={"ids": {"values": list(versioned)}}, version=True, source=False, size=2 * len(versioned)
+    )
+    hits = response.body.get("hits", {}).get("hits", []) if response.meta.status == 200 else []
+    dropped: set[str] = set()
+    deletes: list[Action] = []
+    for hit in hits:
+        action = versioned[hit["_id"]]
+        if hit["_index"] == action.index:
+            continue
+        if int(hit["_version"]) > (action.version or 0):
+            dropped.add(action.doc_id)  # a newer version lives in another month's index: keep it there
+        else:
+            deletes.append(Action(hit["_index"], action.doc_id, None, action.record, action.version))
+    kept = [action for action in actions if action.doc_id not in dropped or action.version is None]
+    return kept + deletes, len(dropped)
 
 
 async def bulk_index(
@@ -55,10 +111,10 @@ async def bulk_index(
     *,
     service: str,
     on_failure: Callable[[BaseException], None] | None = None,
-) -> list[Refusal]:
+) -> Outcome:
     """Index every action; returns the refused ones. Returns only when nothing transient is left."""
     pending = list(actions)
-    refused: list[Refusal] = []
+    outcome = Outcome()
 
     async def attempt() -> None:
         nonlocal pending
@@ -66,15 +122,17 @@ async def bulk_index(
         retry: list[Action] = []
         statuses = []
         for action, item in zip(pending, response["items"], strict=True):
-            result = item["index"]
+            result = next(iter(item.values()))  # {"index": {...}} or {"delete": {...}}
             status = int(result.get("status", 500))
-            if status < 300:
+            if status < 300 or (action.source is None and status == 404):
                 continue
-            if status in RETRYABLE_STATUS:
+            if status == 409 and action.version is not None:
+                outcome.stale += 1
+            elif status in RETRYABLE_STATUS:
                 retry.append(action)
                 statuses.append(status)
             else:
-                refused.append(Refusal(action, status, str(result.get("error"))))
+                outcome.refused.append(Refusal(action, status, str(result.get("error"))))
         pending = retry
         if retry:
             raise RetryItems(len(retry), statuses[0])
@@ -83,7 +141,7 @@ async def bulk_index(
         await retry_forever(
             attempt, transient=_transient, service=service, name="elasticsearch bulk", on_failure=on_failure
         )
-    return refused
+    return outcome
 
 
 def _transient(exc: BaseException) -> bool:

@@ -1,11 +1,19 @@
-"""Index templates for articles and trends: explicit, closed mappings (no dynamic surprises)."""
+"""Composable index templates for articles and trends: explicit, closed mappings (no dynamic surprises).
+
+Each index template is built from component templates: one for the shared settings, one per mapping.
+Articles live in monthly indices ``news-articles-YYYY.MM`` (by published time, decision 004) that join
+the read alias ``news-articles`` through their template; trends in ``news-trends-000001`` behind the
+write alias ``news-trends``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-TEMPLATE_VERSION = 2
-"""Bump with every mapping change; a change needs new indices and a reindex (see README)."""
+TEMPLATE_VERSION = 3
+"""Bump with every mapping or settings change; existing indices keep their mapping: reindex (docs/index.md)."""
+
+SETTINGS_COMPONENT = "newsflow-settings"
 
 KEYWORD = {"type": "keyword"}
 DATE = {"type": "date"}
@@ -71,14 +79,38 @@ TREND_PROPERTIES: dict[str, Any] = {
 }
 
 
-def index_template(alias: str, properties: dict[str, Any]) -> dict[str, Any]:
-    """A template for the indices behind ``alias`` (named ``<alias>-NNNNNN``)."""
+SETTINGS: dict[str, Any] = {"number_of_shards": 1, "number_of_replicas": 0}
+
+
+def mappings_component(alias: str) -> str:
+    return f"{alias}-mappings"
+
+
+def component_templates(alias: str, properties: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The component templates an index template of ``alias`` is composed of, by name."""
+    meta = {"managed_by": "newsflow"}
+    return {
+        SETTINGS_COMPONENT: {"template": {"settings": SETTINGS}, "version": TEMPLATE_VERSION, "_meta": meta},
+        mappings_component(alias): {
+            "template": {"mappings": {"dynamic": "strict", "properties": properties}},
+            "version": TEMPLATE_VERSION,
+            "_meta": meta,
+        },
+    }
+
+
+def index_template(alias: str, *, read_alias: bool) -> dict[str, Any]:
+    """The template for the indices behind ``alias`` (named ``<alias>-*``).
+
+    ``read_alias``: every new index joins ``alias`` (monthly article indices); otherwise the setup
+    command attaches the alias to the one index it creates, as the write index.
+    """
+    template: dict[str, Any] = {"aliases": {alias: {}}} if read_alias else {}
     return {
         "index_patterns": [f"{alias}-*"],
+        "composed_of": [SETTINGS_COMPONENT, mappings_component(alias)],
+        "template": template,
+        "priority": 200,
         "version": TEMPLATE_VERSION,
-        "template": {
-            "settings": {"number_of_shards": 1, "number_of_replicas": 0},
-            "mappings": {"dynamic": "strict", "properties": properties},
-        },
         "_meta": {"managed_by": "newsflow"},
     }

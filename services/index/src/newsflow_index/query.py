@@ -1,8 +1,16 @@
-"""``newsflow-query``: search the indexed news and list the top entities, from a terminal.
+"""``newsflow-query``: ask the indexed news from a terminal; a table for people, ``--json`` for programs.
 
-newsflow-query search "Taliban" [--source S] [--json]
-newsflow-query top [--type PERSON|ORG|LOC] [--size 10] [--source S] [--json]
+newsflow-query search [TEXT] [--section S] [--site S] [--language L] [--entity E] [--since D] [--until D]
+                      [--size N] [--after CURSOR]
+newsflow-query top --type PERSON|ORG|LOC|NORP|EVENT [--size 10]
+newsflow-query trending [--window 24h] [--type PERSON] [--size 10]
+newsflow-query timeline ENTITY [--interval day|hour] [--since D --until D]
+newsflow-query related ENTITY [--size 10]            people, organizations, places in the same articles
+newsflow-query cluster CLUSTER_ID                    the articles of one story
 newsflow-query wait --count N [--source S] [--timeout 120]
+
+Every command takes --source S and --json. Dates: ISO 8601 (2024-05-07, 2024-05-07T10:00:00Z) or
+Elasticsearch date math (now-7d). search prints the cursor of the next page on stderr (--after).
 """
 
 from __future__ import annotations
@@ -11,140 +19,126 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch
 
-from newsflow_index import es
+from newsflow_index import analyst, es
 from newsflow_index.settings import IndexSettings
 
+ENTITY_TYPES = ["PERSON", "ORG", "LOC", "NORP", "EVENT"]
+COLUMNS = {
+    "search": ["title", "section", "site_name", "published_at", "score"],
+    "top": ["name", "mentions", "articles"],
+    "trending": ["term", "type", "count", "baseline", "score", "window_end"],
+    "timeline": ["period", "articles"],
+    "related": ["name", "type", "articles"],
+    "cluster": ["published_at", "title", "site_name", "duplicate_of"],
+}
 
-def _filters(source: str | None) -> list[dict[str, Any]]:
-    return [{"term": {"source": source}}] if source else []
 
-
-async def search(
-    client: AsyncElasticsearch, alias: str, text: str, source: str | None = None, size: int = 10
-) -> list[dict[str, Any]]:
-    """Articles matching ``text`` in title or body, best first, with highlighted fragments."""
-    response = await client.search(
-        index=alias,
-        query={
-            "bool": {
-                "must": [{"multi_match": {"query": text, "fields": ["title^2", "body"]}}],
-                "filter": _filters(source),
-            }
-        },
-        highlight={"fields": {"body": {"number_of_fragments": 1, "fragment_size": 160}}},
-        source_includes=["article_id", "title", "section", "source", "published_at"],
-        size=size,
+def filters(args: argparse.Namespace) -> analyst.Filters:
+    return analyst.Filters(
+        source=args.source,
+        section=getattr(args, "section", None),
+        site=getattr(args, "site", None),
+        language=getattr(args, "language", None),
+        entity=getattr(args, "entity", None),
+        since=getattr(args, "since", None),
+        until=getattr(args, "until", None),
     )
-    hits = []
-    for hit in response["hits"]["hits"]:
-        fragments = hit.get("highlight", {}).get("body", [""])
-        hits.append({**hit["_source"], "score": hit["_score"], "highlight": fragments[0]})
-    return hits
 
 
-async def top_entities(
-    client: AsyncElasticsearch, alias: str, kind: str, source: str | None = None, size: int = 10
-) -> list[dict[str, Any]]:
-    """The entities of a type with the most mentions, and in how many articles they appear."""
-    response = await client.search(
-        index=alias,
-        size=0,
-        query={"bool": {"filter": _filters(source)}},
-        aggs={
-            "entities": {
-                "nested": {"path": "entities"},
-                "aggs": {
-                    "of_type": {
-                        "filter": {"term": {"entities.type": kind}},
-                        "aggs": {
-                            "names": {
-                                # Headroom, then a re-sort below: the local stand-in ignores a sub-aggregation order.
-                                "terms": {"field": "entities.name", "size": size * 10, "order": {"mentions": "desc"}},
-                                "aggs": {"mentions": {"sum": {"field": "entities.count"}}},
-                            }
-                        },
-                    }
-                },
-            }
-        },
-    )
-    buckets = response["aggregations"]["entities"]["of_type"]["names"]["buckets"]
-    rows = [{"name": b["key"], "mentions": int(b["mentions"]["value"]), "articles": b["doc_count"]} for b in buckets]
-    return sorted(rows, key=lambda row: (-row["mentions"], -row["articles"], row["name"]))[:size]
+async def answer(client: AsyncElasticsearch, settings: IndexSettings, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The rows that answer one command."""
+    articles = settings.articles_alias
+    if args.command == "search":
+        page = await analyst.search(client, articles, args.text, filters(args), args.size, args.after)
+        print(f"{page['total']} articles" + (f"; next page: --after {page['next']}" if page["next"] else ""),
+              file=sys.stderr)  # fmt: skip
+        return list(page["hits"])
+    if args.command == "top":
+        return await analyst.top_entities(client, articles, args.type, filters(args), args.size)
+    if args.command == "trending":
+        return await analyst.trending(client, settings.trends_alias, args.window, args.type, args.size)
+    if args.command == "timeline":
+        return await analyst.timeline(client, articles, args.entity_name, args.interval, filters(args))
+    if args.command == "related":
+        return await analyst.cooccurring(client, articles, args.entity_name, filters(args), args.size)
+    return await analyst.cluster(client, articles, args.cluster_id, args.size)
 
 
-async def count(client: AsyncElasticsearch, alias: str, source: str | None = None) -> int:
-    await client.indices.refresh(index=alias)
-    response = await client.count(index=alias, query={"bool": {"filter": _filters(source)}})
-    return int(response["count"])
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """Aligned columns, cells cut at 80 characters."""
 
+    def cell(row: dict[str, Any], column: str) -> str:
+        value = row.get(column)
+        text = "" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+        return text[:80]
 
-async def wait_for_count(
-    client: AsyncElasticsearch, alias: str, expected: int, source: str | None, within: float
-) -> int:
-    """Poll until at least ``expected`` articles are searchable, or the deadline passes."""
-    deadline = time.monotonic() + within
-    found = await count(client, alias, source)
-    while found < expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
-        found = await count(client, alias, source)
-    return found
-
-
-def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))[:80]) for r in rows)) if rows else len(c) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row.get(c, ""))[:80].ljust(widths[c]) for c in columns))
+    widths = {c: max([len(c)] + [len(cell(r, c)) for r in rows]) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip()]
+    lines += ["  ".join(cell(r, c).ljust(widths[c]) for c in columns).rstrip() for r in rows]
+    return "\n".join(lines)
 
 
 async def run(args: argparse.Namespace) -> int:
     settings = IndexSettings()
     client = es.client(settings)
-    alias = settings.articles_alias
     try:
         if args.command == "wait":
-            found = await wait_for_count(client, alias, args.count, args.source, args.timeout)
+            found = await analyst.wait_for_count(
+                client, settings.articles_alias, args.count, filters(args), args.timeout
+            )
             print(f"{found} articles searchable")
             return 0 if found >= args.count else 1
-        if args.command == "search":
-            rows = await search(client, alias, args.text, args.source, args.size)
-            columns = ["title", "section", "score"]
-        else:
-            rows = await top_entities(client, alias, args.type, args.source, args.size)
-            columns = ["name", "mentions", "articles"]
+        rows = await answer(client, settings, args)
+    except ApiError as exc:
+        print(f"newsflow-query: Elasticsearch refused the query ({exc.status_code}): {exc.message}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"newsflow-query: {exc}", file=sys.stderr)
+        return 2
     finally:
         await client.close()
-    if args.json:
-        print(json.dumps(rows, indent=2, default=str))
-    else:
-        _print_table(rows, columns)
+    print(json.dumps(rows, indent=2, default=str) if args.json else table(rows, COLUMNS[args.command]))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(
         prog="newsflow-query", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("search", "top", "wait"):
-        sub = commands.add_parser(name)
+    commands = main_parser.add_subparsers(dest="command", required=True)
+    subs = {name: commands.add_parser(name) for name in [*COLUMNS, "wait"]}
+    for sub in subs.values():
         sub.add_argument("--source", help="only articles from this source")
         sub.add_argument("--json", action="store_true", help="JSON for programs instead of a table")
-        sub.add_argument("--size", type=int, default=10)
-        if name == "search":
-            sub.add_argument("text")
-        elif name == "top":
-            sub.add_argument("--type", default="PERSON", choices=["PERSON", "ORG", "LOC", "NORP", "EVENT"])
-        else:
-            sub.add_argument("--count", type=int, required=True)
-            sub.add_argument("--timeout", type=float, default=120.0)
-    return asyncio.run(run(parser.parse_args(argv)))
+        sub.add_argument("--size", type=int, default=10, help="rows at most")
+    for name in ("search", "top", "timeline", "related"):
+        subs[name].add_argument("--since", help="published at or after (ISO 8601 or now-7d)")
+        subs[name].add_argument("--until", help="published before")
+        subs[name].add_argument("--section")
+        subs[name].add_argument("--site", help="site name, e.g. 'BBC News'")
+        subs[name].add_argument("--language", help="ISO 639-1 code")
+    subs["search"].add_argument("text", nargs="?", help="words to find in title, summary, body (none: newest first)")
+    subs["search"].add_argument("--entity", help="only articles that name this entity")
+    subs["search"].add_argument("--after", help="cursor of the next page, printed by the previous one")
+    subs["top"].add_argument("--type", default="PERSON", choices=ENTITY_TYPES)
+    subs["trending"].add_argument("--window", default="24h", help="windows that ended within: 1h, 24h, 7d...")
+    subs["trending"].add_argument("--type", help="trend type as enrich emits it, e.g. PERSON or keyword")
+    for name in ("timeline", "related"):
+        subs[name].add_argument("entity_name", metavar="ENTITY")
+    subs["timeline"].add_argument("--interval", default="day", choices=list(analyst.INTERVALS))
+    subs["cluster"].add_argument("cluster_id", metavar="CLUSTER_ID")
+    subs["cluster"].set_defaults(size=100)
+    subs["wait"].add_argument("--count", type=int, required=True)
+    subs["wait"].add_argument("--timeout", type=float, default=120.0)
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(run(parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

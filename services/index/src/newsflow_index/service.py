@@ -1,14 +1,18 @@
 """The index service: consume enriched articles and trends, bulk-index them, then commit.
 
 Offsets are committed only after Elasticsearch acknowledged the batch, so a
-crash replays at most one batch, and replays overwrite by ``_id``.
+crash replays at most one batch, and replays overwrite by ``_id`` (articles
+only with a version at least as new, decision 004). While Elasticsearch is
+away the partitions are paused, the group membership is kept alive by polling
+nothing, and /healthz says degraded.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -23,11 +27,14 @@ from newsflow_common.metrics import MESSAGES_IN, MESSAGES_OUT
 from newsflow_common.retry import retry_forever
 from newsflow_common.stage import Record, decode_record, reject_record
 from newsflow_index import es
-from newsflow_index.bulk import Action, bulk_index
+from newsflow_index.bulk import Action, bulk_index, latest_versions, plan_moves
+from newsflow_index.metrics import STALE_VERSIONS
+from newsflow_index.routing import article_index, article_version
 from newsflow_index.settings import IndexSettings
-from newsflow_schemas import ENRICHED, TRENDS, EnrichedArticle, Message, TrendCount
+from newsflow_schemas import ENRICHED, TRENDS, EnrichedArticle, TrendCount
 
 SERVICE = "index"
+T = TypeVar("T")
 log = get_logger(__name__)
 
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -73,10 +80,7 @@ class Indexer:
         self.producer = producer
         self.client = client
         self.health = health
-        self.targets: dict[str, tuple[type[Message], str]] = {
-            ENRICHED: (EnrichedArticle, settings.articles_alias),
-            TRENDS: (TrendCount, settings.trends_alias),
-        }
+        self.paused = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Batch after batch until asked to stop; the batch in hand is finished and committed first."""
@@ -96,22 +100,59 @@ class Indexer:
                 actions.append(self.action(record))
             except Rejected as exc:
                 await self.dead_letter(record, exc.kind, str(exc))
+        actions, superseded = latest_versions(actions)
+        stale = superseded
         for chunk in chunks(actions, self.settings.batch_bytes):
-            refused = await bulk_index(self.client, chunk, service=SERVICE, on_failure=self.es_failed)
-            self.health.ok("elasticsearch")
-            for refusal in refused:
+            planned, dropped = await self.until_done(self.plan(chunk))
+            outcome = await self.until_done(
+                bulk_index(self.client, planned, service=SERVICE, on_failure=self.es_failed)
+            )
+            self.es_back()
+            for refusal in outcome.refused:
                 kind = f"elasticsearch-{refusal.status}"
                 await self.dead_letter(refusal.action.record, kind, refusal.error)
-            for action in chunk:
-                MESSAGES_OUT.labels(SERVICE, action.index).inc()
-        log.info("indexed batch", records=len(records), indexed=len(actions))
+            refused = {id(refusal.action) for refusal in outcome.refused}
+            for action in planned:
+                if action.source is not None and id(action) not in refused:
+                    MESSAGES_OUT.labels(SERVICE, action.index).inc()
+            stale += dropped + outcome.stale
+        STALE_VERSIONS.labels(SERVICE).inc(stale)
+        log.info("indexed batch", records=len(records), indexed=len(actions), stale=stale)
 
     def action(self, record: Record) -> Action:
-        model, alias = self.targets[record.topic]
-        message = decode_record(record, model)
-        source = message.model_dump(mode="json")
-        source["indexed_at"] = datetime.now(UTC).isoformat()
-        return Action(index=alias, doc_id=message.key(), source=source, record=record)
+        if record.topic == ENRICHED:
+            article = decode_record(record, EnrichedArticle)
+            index = article_index(self.settings.articles_alias, article)
+            return Action(index, article.key(), self.source(article), record, article_version(article))
+        trend = decode_record(record, TrendCount)
+        return Action(self.settings.trends_alias, trend.key(), self.source(trend), record)
+
+    @staticmethod
+    def source(message: EnrichedArticle | TrendCount) -> dict[str, Any]:
+        document = message.model_dump(mode="json")
+        document["indexed_at"] = datetime.now(UTC).isoformat()
+        return document
+
+    async def plan(self, chunk: list[Action]) -> tuple[list[Action], int]:
+        """Deletes of copies in another month's index, found with a retried lookup."""
+        return await retry_forever(
+            lambda: plan_moves(self.client, self.settings.articles_alias, chunk),
+            transient=es.is_transient_es_error,
+            service=SERVICE,
+            name="elasticsearch lookup",
+            on_failure=self.es_failed,
+        )
+
+    async def until_done(self, work: Awaitable[T]) -> T:
+        """Await ``work``; while Elasticsearch is failing, poll the paused consumer so the group keeps us."""
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            await asyncio.wait({task}, timeout=1.0)
+            if self.paused and not task.done():
+                self.consumer.pause(*self.consumer.assignment())  # again: a rebalance may have assigned new ones
+                for partition, messages in (await self.consumer.getmany(timeout_ms=0)).items():
+                    self.consumer.seek(partition, messages[0].offset)  # not ours to take now: read them again later
+        return task.result()
 
     async def dead_letter(self, record: Record, kind: str, error: str) -> None:
         with trace(record.trace_id):
@@ -131,7 +172,19 @@ class Indexer:
             log.warning("commit failed; records will be redelivered", error=str(exc))
 
     def es_failed(self, exc: BaseException) -> None:
+        """Backpressure: no new records while Elasticsearch cannot take the ones in hand."""
         self.health.degraded("elasticsearch", repr(exc)[:200])
+        if not self.paused:
+            self.paused = True
+            self.consumer.pause(*self.consumer.assignment())
+            log.warning("elasticsearch failing: consumption paused", error=repr(exc)[:200])
+
+    def es_back(self) -> None:
+        self.health.ok("elasticsearch")
+        if self.paused:
+            self.paused = False
+            self.consumer.resume(*self.consumer.assignment())
+            log.info("elasticsearch back: consumption resumed")
 
 
 async def serve(settings: IndexSettings) -> None:

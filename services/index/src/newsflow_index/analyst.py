@@ -1,0 +1,236 @@
+"""The analyst's questions, as Elasticsearch queries: shared by the CLI (query.py) and the HTTP API (api.py).
+
+Every function takes a client and the alias to read, and returns plain rows (dicts of JSON values).
+Where the local stand-in lacks a feature (ordering terms by a sub-aggregation, reverse_nested,
+``exclude`` in terms) the query asks for what real Elasticsearch answers exactly, and the rows are
+re-sorted or filtered here, which changes nothing on real Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+
+SEARCH_FIELDS = ["article_id", "title", "section", "site_name", "source", "language", "published_at", "url"]
+ROLES = {"persons": "PERSON", "organizations": "ORG", "locations": "LOC"}
+"""The keyword arrays of an article, and the entity type each holds."""
+INTERVALS = ("hour", "day")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What narrows a question down; every field is optional. Dates: ISO 8601 or date math (``now-7d``)."""
+
+    source: str | None = None
+    section: str | None = None
+    site: str | None = None
+    language: str | None = None
+    entity: str | None = None
+    entity_type: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def clauses(self) -> list[dict[str, Any]]:
+        terms = {"source": self.source, "section": self.section, "site_name": self.site, "language": self.language}
+        found: list[dict[str, Any]] = [{"term": {field: value}} for field, value in terms.items() if value]
+        if self.entity:
+            found.append(entity_clause(self.entity, self.entity_type))
+        if self.since or self.until:
+            bounds = {"gte": self.since, "lt": self.until}
+            found.append({"range": {"published_at": {k: v for k, v in bounds.items() if v}}})
+        return found
+
+
+def entity_clause(name: str, kind: str | None = None) -> dict[str, Any]:
+    """Articles that mention the entity ``name`` (of type ``kind``, when given)."""
+    must: list[dict[str, Any]] = [{"term": {"entities.name": name}}]
+    if kind:
+        must.append({"term": {"entities.type": kind}})
+    return {"nested": {"path": "entities", "query": {"bool": {"filter": must}}}}
+
+
+def encode_cursor(sort_values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(sort_values).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """The sort values of the last hit of the previous page; ValueError when it is not one of ours."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not a paging cursor: {cursor!r}") from exc
+    if not isinstance(values, list):
+        raise ValueError(f"not a paging cursor: {cursor!r}")
+    return values
+
+
+async def search(
+    client: AsyncElasticsearch,
+    alias: str,
+    text: str | None,
+    filters: Filters = Filters(),
+    size: int = 10,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """Articles matching ``text`` (best first; newest first without text), highlighted, a page at a time.
+
+    Returns ``{"total", "hits", "next"}``; pass ``next`` as ``after`` for the following page.
+    """
+    must = [{"multi_match": {"query": text, "fields": ["title^2", "summary", "body"]}}] if text else []
+    newest = {"published_at": {"order": "desc", "missing": "_last"}}
+    sort: list[Any] = ["_score", newest] if text else [newest]
+    sort.append({"article_id": "asc"})  # a unique tiebreaker, so search_after never skips nor repeats
+    response = await client.search(
+        index=alias,
+        query={"bool": {"must": must, "filter": filters.clauses()}},
+        highlight={
+            "fields": {"title": {"number_of_fragments": 0}, "body": {"number_of_fragments": 1, "fragment_size": 160}}
+        },
+        source_includes=SEARCH_FIELDS,
+        sort=sort,
+        search_after=decode_cursor(after) if after else None,
+        size=size,
+        track_total_hits=True,
+    )
+    hits = []
+    for hit in response["hits"]["hits"]:
+        highlight = hit.get("highlight", {})
+        fragment = (highlight.get("body") or highlight.get("title") or [""])[0]
+        hits.append({**hit["_source"], "score": hit["_score"], "highlight": fragment})
+    last = response["hits"]["hits"][-1]["sort"] if len(hits) == size else None
+    return {
+        "total": response["hits"]["total"]["value"],
+        "hits": hits,
+        "next": encode_cursor(last) if last else None,
+    }
+
+
+async def top_entities(
+    client: AsyncElasticsearch, alias: str, kind: str, filters: Filters = Filters(), size: int = 10
+) -> list[dict[str, Any]]:
+    """The entities of a type with the most mentions, and in how many articles they appear."""
+    response = await client.search(
+        index=alias,
+        size=0,
+        query={"bool": {"filter": filters.clauses()}},
+        aggs={
+            "entities": {
+                "nested": {"path": "entities"},
+                "aggs": {
+                    "of_type": {
+                        "filter": {"term": {"entities.type": kind}},
+                        "aggs": {
+                            "names": {
+                                # Headroom, then a re-sort below: the local stand-in ignores a sub-aggregation order.
+                                "terms": {"field": "entities.name", "size": size * 10, "order": {"mentions": "desc"}},
+                                "aggs": {"mentions": {"sum": {"field": "entities.count"}}},
+                            }
+                        },
+                    }
+                },
+            }
+        },
+    )
+    buckets = response["aggregations"]["entities"]["of_type"]["names"]["buckets"]
+    # One entity per (name, type) per article (enrich folds mentions), so a nested bucket's count is articles.
+    rows = [{"name": b["key"], "mentions": int(b["mentions"]["value"]), "articles": b["doc_count"]} for b in buckets]
+    return sorted(rows, key=lambda row: (-row["mentions"], -row["articles"], row["name"]))[:size]
+
+
+async def trending(
+    client: AsyncElasticsearch, alias: str, window: str = "24h", kind: str | None = None, size: int = 10
+) -> list[dict[str, Any]]:
+    """The terms with the highest trend score in windows that ended within ``window`` (e.g. 1h, 24h, 7d).
+
+    Each term once, with its best window (field collapsing on the term).
+    """
+    clauses: list[dict[str, Any]] = [{"range": {"window_end": {"gte": f"now-{window}"}}}]
+    if kind:
+        clauses.append({"term": {"type": kind}})
+    response = await client.search(
+        index=alias,
+        query={"bool": {"filter": clauses}},
+        collapse={"field": "term"},
+        sort=[{"score": "desc"}, {"count": "desc"}, {"term": "asc"}],
+        source_includes=["term", "type", "count", "baseline", "score", "window_start", "window_end"],
+        size=size,
+    )
+    return [hit["_source"] for hit in response["hits"]["hits"]]
+
+
+async def timeline(
+    client: AsyncElasticsearch,
+    alias: str,
+    entity: str,
+    interval: str = "day",
+    filters: Filters = Filters(),
+) -> list[dict[str, Any]]:
+    """Articles mentioning ``entity`` per hour or day of publication, empty periods included."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {sorted(INTERVALS)}, not {interval!r}")
+    scoped = Filters(**{**filters.__dict__, "entity": entity})
+    histogram: dict[str, Any] = {"field": "published_at", "calendar_interval": interval, "min_doc_count": 0}
+    if filters.since and filters.until:
+        histogram["extended_bounds"] = {"min": filters.since, "max": filters.until}
+    response = await client.search(
+        index=alias,
+        size=0,
+        query={"bool": {"filter": scoped.clauses()}},
+        aggs={"periods": {"date_histogram": histogram}},
+    )
+    buckets = response["aggregations"]["periods"]["buckets"]
+    return [{"period": b["key_as_string"], "articles": b["doc_count"]} for b in buckets]
+
+
+async def cooccurring(
+    client: AsyncElasticsearch, alias: str, entity: str, filters: Filters = Filters(), size: int = 10
+) -> list[dict[str, Any]]:
+    """People, organizations and places named in the same articles as ``entity``, by number of articles."""
+    scoped = Filters(**{**filters.__dict__, "entity": entity})
+    response = await client.search(
+        index=alias,
+        size=0,
+        query={"bool": {"filter": scoped.clauses()}},
+        aggs={field: {"terms": {"field": field, "size": size + 1, "exclude": [entity]}} for field in ROLES},
+    )
+    rows = [
+        {"name": bucket["key"], "type": kind, "articles": bucket["doc_count"]}
+        for field, kind in ROLES.items()
+        for bucket in response["aggregations"][field]["buckets"]
+        if bucket["key"] != entity  # the stand-in ignores `exclude`
+    ]
+    return sorted(rows, key=lambda row: (-row["articles"], row["name"], row["type"]))[:size]
+
+
+async def cluster(client: AsyncElasticsearch, alias: str, cluster_id: str, size: int = 100) -> list[dict[str, Any]]:
+    """The articles of one story cluster, first published first."""
+    response = await client.search(
+        index=alias,
+        query={"bool": {"filter": [{"term": {"cluster_id": cluster_id}}]}},
+        sort=[{"published_at": {"order": "asc", "missing": "_last"}}, {"article_id": "asc"}],
+        source_includes=[*SEARCH_FIELDS, "duplicate_of"],
+        size=size,
+    )
+    return [hit["_source"] for hit in response["hits"]["hits"]]
+
+
+async def count(client: AsyncElasticsearch, alias: str, filters: Filters = Filters()) -> int:
+    await client.indices.refresh(index=alias)
+    response = await client.count(index=alias, query={"bool": {"filter": filters.clauses()}})
+    return int(response["count"])
+
+
+async def wait_for_count(client: AsyncElasticsearch, alias: str, expected: int, filters: Filters, within: float) -> int:
+    """Poll until at least ``expected`` articles are searchable, or the deadline passes."""
+    deadline = time.monotonic() + within
+    found = await count(client, alias, filters)
+    while found < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        found = await count(client, alias, filters)
+    return found
