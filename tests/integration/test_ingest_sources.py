@@ -252,7 +252,11 @@ def test_links_on_news_links_v1_are_fetched_or_dead_lettered(
     assert doc["url"] == good.url
     assert doc["trace_id"] == good.trace_id  # the link's trace carries on
     letter = wait_until(
-        lambda: [r["value"] for r in kafka.read("news.links.v1.dlq") if r["value"]["trace_id"] == inside.trace_id],
+        lambda: [
+            r["value"]
+            for r in kafka.read("news.links.v1.dlq")
+            if isinstance(r["value"], dict) and r["value"].get("trace_id") == inside.trace_id
+        ],
         60,
         "the private link's dead letter",
     )[0]

@@ -52,7 +52,7 @@ def listing_page(run: str) -> str:
 
 def records_of(kafka: Kafka, topic: str, trace_id: str) -> list[dict[str, Any]]:
     return [
-        r["value"] for r in kafka.read(topic) if isinstance(r["value"], dict) and r["value"]["trace_id"] == trace_id
+        r["value"] for r in kafka.read(topic) if isinstance(r["value"], dict) and r["value"].get("trace_id") == trace_id
     ]
 
 
