@@ -239,3 +239,16 @@ async def test_failure_of_send_after_first_output_propagates(stage):
     with pytest.raises(ConnectionError):
         await stage.handle(record(make_article().model_dump_json().encode()), flaky)
     assert calls == [ENRICHED, TRENDS]
+
+
+def test_a_huge_message_is_dead_lettered_with_its_beginning_and_its_size():
+    from newsflow_common.dlq import MAX_ORIGINAL_BYTES, dead_letter
+
+    huge = b"x" * (MAX_ORIGINAL_BYTES + 10)
+    letter = dead_letter(original=huge, stage="parse", kind="schema", error="not JSON", trace_id="t")
+    assert letter.original == huge[:MAX_ORIGINAL_BYTES]
+    assert letter.original_size == len(huge)
+    assert len(letter.model_dump_json()) < 10 * 1024 * 1024  # fits the largest message we produce
+    small = dead_letter(original=b"abc", stage="parse", kind="schema", error="e", trace_id="t")
+    assert small.original == b"abc"
+    assert small.original_size is None

@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 
 from newsflow_schemas import DeadLetter
 
+MAX_ORIGINAL_BYTES = 4 * 1024 * 1024
+"""A dead letter keeps at most this much of the original: base64 of it must fit one Kafka message."""
+
 
 class Rejected(Exception):
     """A message that cannot be processed for a reason of its own; it goes to the DLQ."""
@@ -28,9 +31,11 @@ def dead_letter(
     offset: int | None = None,
     source: str | None = None,
 ) -> DeadLetter:
+    truncated = len(original) > MAX_ORIGINAL_BYTES
     return DeadLetter(
         trace_id=trace_id,
-        original=original,
+        original=original[:MAX_ORIGINAL_BYTES],
+        original_size=len(original) if truncated else None,
         original_key=key.decode("utf-8", "replace") if key is not None else None,
         topic=topic,
         partition=partition,

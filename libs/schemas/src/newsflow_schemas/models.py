@@ -179,7 +179,10 @@ class DeadLetter(Message):
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
     schema_name: ClassVar[str] = "DeadLetter"
 
-    original: bytes = Field(description="The original bytes, base64 in JSON.")
+    original: bytes = Field(description="The original bytes, base64 in JSON; only the first MiBs of a huge message.")
+    original_size: int | None = Field(
+        default=None, ge=0, description="Size of the original in bytes, when ``original`` holds only its beginning."
+    )
     original_key: str | None = None
     topic: str | None = Field(description="Topic it was read from; None when a source delivered it.")
     partition: int | None = None

@@ -11,10 +11,10 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from newsflow_common.dlq import Rejected
+from newsflow_common.dlq import MAX_ORIGINAL_BYTES, Rejected
 from newsflow_ingest.articles import file_articles
 from newsflow_ingest.documents import Refusal, decode_text, new_document
-from newsflow_ingest.warc import DLQ_CAP, warc_documents
+from newsflow_ingest.warc import warc_documents
 from newsflow_schemas import RawDocument
 
 TEXT_TYPES = {".txt": "text/plain", ".html": "text/html", ".htm": "text/html"}
@@ -59,7 +59,7 @@ def read_file(path: Path, *, source: str, max_bytes: int) -> Iterator[Item]:
     try:
         data = _read(path, max_bytes * (GZ_RATIO_CAP if kind in ARTICLE_FILES else 1))
     except Rejected as exc:
-        yield Refusal(exc.kind, str(exc), path.read_bytes()[:DLQ_CAP], file_uri(path))
+        yield Refusal(exc.kind, str(exc), _head(path), file_uri(path))
         return
     if kind in ARTICLE_FILES:
         yield from _article_file(data, path=path, lines=ARTICLE_FILES[kind], source=source, max_bytes=max_bytes)
@@ -67,7 +67,7 @@ def read_file(path: Path, *, source: str, max_bytes: int) -> Iterator[Item]:
     try:
         yield raw_document(data, path=path, source=source, max_bytes=max_bytes)
     except Rejected as exc:
-        yield Refusal(exc.kind, str(exc), data[:DLQ_CAP], file_uri(path))
+        yield Refusal(exc.kind, str(exc), data, file_uri(path))
 
 
 def raw_document(data: bytes, *, path: Path, source: str, max_bytes: int) -> RawDocument:
@@ -84,6 +84,12 @@ def raw_document(data: bytes, *, path: Path, source: str, max_bytes: int) -> Raw
         max_bytes=max_bytes,
         metadata={"filename": path.name},
     )
+
+
+def _head(path: Path) -> bytes:
+    """The beginning of a refused file, for its dead letter: a huge file is not read whole."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_ORIGINAL_BYTES)
 
 
 def _read(path: Path, limit: int) -> bytes:
@@ -104,6 +110,6 @@ def _article_file(data: bytes, *, path: Path, lines: bool, source: str, max_byte
     try:
         text, _ = decode_text(data)
     except Rejected as exc:
-        yield Refusal(exc.kind, str(exc), data[:DLQ_CAP], file_uri(path))
+        yield Refusal(exc.kind, str(exc), data, file_uri(path))
         return
     yield from file_articles(text, lines=lines, source=source, uri=file_uri(path), max_bytes=max_bytes)

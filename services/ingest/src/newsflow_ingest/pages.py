@@ -15,7 +15,6 @@ from newsflow_ingest.documents import Refusal, new_document
 from newsflow_ingest.fetch import PAGE_TYPES, Fetcher, FetchError
 from newsflow_ingest.ingestor import Ingestor
 from newsflow_ingest.metrics import FETCHES
-from newsflow_ingest.warc import DLQ_CAP
 from newsflow_schemas import SourceHints
 from newsflow_schemas.ids import normalize_url
 
@@ -65,7 +64,7 @@ class PageIngest:
                 trace_id=trace_id,
             )
         except Rejected as exc:  # an empty or binary page under a text content type
-            await self.ingestor.refuse(Refusal(exc.kind, str(exc), page.body[:DLQ_CAP], url), source)
+            await self.ingestor.refuse(Refusal(exc.kind, str(exc), page.body, url), source)
             return False
         return await self.ingestor.deliver(document)
 

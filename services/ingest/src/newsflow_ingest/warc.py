@@ -10,12 +10,11 @@ from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untype
 from warcio.exceptions import ArchiveLoadFailed  # type: ignore[import-untyped]
 from warcio.recordloader import ArcWarcRecord  # type: ignore[import-untyped]
 
-from newsflow_common.dlq import Rejected
+from newsflow_common.dlq import MAX_ORIGINAL_BYTES, Rejected
 from newsflow_ingest.documents import Refusal, new_document, parse_content_type
 from newsflow_schemas import RawDocument
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
-DLQ_CAP = 4 * 1024 * 1024
 """Bytes of a refused record kept in its dead letter, at most."""
 
 
@@ -34,7 +33,7 @@ def warc_documents(path: Path, *, source: str, max_bytes: int) -> Iterator[RawDo
                     yield _record_document(record, source=source, uri=uri, max_bytes=max_bytes)
         except ArchiveLoadFailed as exc:
             stream.seek(0)
-            yield Refusal("warc", f"not a readable WARC archive: {exc}", stream.read(DLQ_CAP), uri)
+            yield Refusal("warc", f"not a readable WARC archive: {exc}", stream.read(MAX_ORIGINAL_BYTES), uri)
 
 
 def _is_html_page(record: ArcWarcRecord) -> bool:
@@ -65,7 +64,7 @@ def _record_document(record: ArcWarcRecord, *, source: str, uri: str, max_bytes:
             metadata={"warc_record_id": record_id},
         )
     except Rejected as exc:
-        return Refusal(exc.kind, str(exc), data[:DLQ_CAP], locator)
+        return Refusal(exc.kind, str(exc), data, locator)
 
 
 def _warc_date(value: str | None) -> datetime | None:
