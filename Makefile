@@ -8,7 +8,7 @@ STACK := $(UV) run --frozen python deploy/local/stack.py --kafka-port $(KAFKA_PO
 LOCAL_ENV := NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(KAFKA_PORT) NEWSFLOW_ELASTICSEARCH_URL=http://127.0.0.1:$(ES_PORT)
 
 .PHONY: install run stop stack-up stack-down stack-reset test lint typecheck unit integration schemas up down clean \
-	bench-ingest bench-extract bench-parse bench-enrich bench-index
+	bench-ingest bench-extract bench-parse bench-enrich bench-index bench chaos env
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -82,11 +82,23 @@ bench-enrich: install  ## articles/s, ms per step, entity recall vs spaCy on the
 bench-index: install  ## docs/s into Elasticsearch with our batches vs one document at a time
 	$(UV) run --frozen python bench/index.py
 
-up:  ## production: docker compose (needs a Docker engine)
-	docker compose up -d --build
+bench: install  ## end to end: generated pages through the four services; figures as JSON in .newsflow/bench/
+	$(UV) run --frozen python bench/e2e.py
+
+chaos: install  ## faults during a 2,000-article run: kills, an ES outage, poison, a replay; fails on any loss
+	$(UV) run --frozen python bench/chaos.py
+
+COMPOSE := docker compose -f docker-compose.yml $(if $(PUBLISH),-f deploy/compose.publish.yml)
+
+env: .env  ## generate .env with random secrets for compose (kept if it exists)
+.env:
+	python3 deploy/make_env.py .env
+
+up: .env  ## production: docker compose (needs a Docker engine); PUBLISH=1 also publishes Kafka and ES on 127.0.0.1
+	$(COMPOSE) up -d --build
 
 down:
-	docker compose down
+	$(COMPOSE) down
 
 clean: stop
 	rm -rf .newsflow .tools .venv

@@ -43,3 +43,13 @@ def test_passwords_inside_urls_are_redacted():
     line = '{"event": "GET https://elastic:s3cr3t-pw@es.example:9200/_bulk failed"}'
     assert redact(line) == '{"event": "GET https://elastic:***@es.example:9200/_bulk failed"}'
     assert redact("no credentials at http://es.example:9200/") == "no credentials at http://es.example:9200/"
+
+
+def test_a_service_settings_secret_is_redacted_too(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    from newsflow_ingest.settings import IngestSettings
+
+    monkeypatch.setenv("NEWSFLOW_API_TOKEN", "push-token-9f8e7d")
+    IngestSettings()
+    configure_logging("test", "INFO")
+    get_logger("test").warning("401 for Bearer push-token-9f8e7d")
+    assert "push-token-9f8e7d" not in capsys.readouterr().err

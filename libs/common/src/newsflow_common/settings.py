@@ -44,8 +44,7 @@ class Settings(BaseSettings):
 
     def model_post_init(self, context: object, /) -> None:
         """Every secret this process knows is kept out of its logs."""
-        secrets = (self.kafka_sasl_password, self.elasticsearch_password, self.elasticsearch_api_key)
-        register_secrets(*(secret.get_secret_value() for secret in secrets if secret is not None))
+        register_secrets(*(value.get_secret_value() for value in self.__dict__.values() if isinstance(value, SecretStr)))
 
     def instance_id(self, service: str) -> str:
         """Static group membership id: stable across restarts of this replica (KIP-345)."""
