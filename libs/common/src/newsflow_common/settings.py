@@ -44,7 +44,9 @@ class Settings(BaseSettings):
 
     def model_post_init(self, context: object, /) -> None:
         """Every secret this process knows is kept out of its logs."""
-        register_secrets(*(value.get_secret_value() for value in self.__dict__.values() if isinstance(value, SecretStr)))
+        register_secrets(
+            *(value.get_secret_value() for value in self.__dict__.values() if isinstance(value, SecretStr))
+        )
 
     def instance_id(self, service: str) -> str:
         """Static group membership id: stable across restarts of this replica (KIP-345)."""
