@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from newsflow_common.dlq import Rejected, dead_letter
 from newsflow_common.logs import get_logger, trace
-from newsflow_common.metrics import DEAD_LETTERS, ERRORS, MESSAGES_IN, MESSAGES_OUT, PROCESSING_SECONDS
+from newsflow_common.metrics import DEAD_LETTERS, ERRORS, LEDGER, MESSAGES_IN, MESSAGES_OUT, PROCESSING_SECONDS
 from newsflow_schemas import Message, decode, dlq_of, header
 
 In = TypeVar("In", bound=Message)
@@ -28,6 +28,11 @@ Send = Callable[[str, Message], Awaitable[None]]
 """Produce one message to a topic and wait for the ack; raises on a transient failure."""
 
 log = get_logger(__name__)
+
+UNKNOWN_SOURCE = "unknown"
+"""The ledger's source of a message that could not be decoded."""
+SOURCE_NAME_HEADER = "source-name"
+"""Header naming the source of a dead letter that never reached a topic (ingest's refusals keep a locator)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,22 @@ def reject_record(record: Record, service: str, kind: str, error: str) -> tuple[
     return dlq, letter
 
 
+def source_of(message: object) -> str:
+    """The configured source name a message carries, for the ledger's labels."""
+    source = getattr(message, "source", None)
+    return source if isinstance(source, str) and source else UNKNOWN_SOURCE
+
+
+def outcome_of(result: Sequence[tuple[str, Message]] | Rejected) -> str:
+    """The ledger outcome of one input: its outputs went out, or it was dead-lettered for a kind."""
+    return f"dead-letter:{result.kind}" if isinstance(result, Rejected) else "out"
+
+
+def count_outcome(stage: str, message: object, outcome: str) -> None:
+    """Count one input's fate by source (newsflow_ledger_total), once its outputs are acknowledged."""
+    LEDGER.labels(stage, source_of(message), outcome).inc()
+
+
 class Stage(ABC, Generic[In]):
     """One step of the pipeline: a subclass says only what is special about it."""
 
@@ -94,18 +115,23 @@ class Stage(ABC, Generic[In]):
         MESSAGES_IN.labels(self.service, record.topic).inc()
         started = time.perf_counter()
         with trace(record.trace_id, offset=record.offset, partition=record.partition):
-            outputs = await self._outputs(record)
+            decoded, outputs, outcome = await self._outputs(record)
             for out_topic, message in outputs:
                 await send(out_topic, message)
                 MESSAGES_OUT.labels(self.service, out_topic).inc()
+            count_outcome(self.service, decoded, outcome)
             log.info("processed", topic=record.topic, outputs=[topic for topic, _ in outputs])
         PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
 
-    async def _outputs(self, record: Record) -> Sequence[tuple[str, Message]]:
+    async def _outputs(self, record: Record) -> tuple[In | None, Sequence[tuple[str, Message]], str]:
+        """(the decoded input when it decoded, its outputs or dead letter, the ledger outcome)."""
+        decoded = None
         try:
-            return await self.transform(decode_record(record, self.input_model))
+            decoded = decode_record(record, self.input_model)
+            return decoded, await self.transform(decoded), "out"
         except Rejected as exc:
-            return [reject_record(record, self.service, exc.kind, str(exc))]
+            return decoded, [reject_record(record, self.service, exc.kind, str(exc))], outcome_of(exc)
         except Exception as exc:  # a bug or a library failing on this input: keep it, move on
             log.exception("transform failed", topic=record.topic, offset=record.offset)
-            return [reject_record(record, self.service, "unexpected", f"{type(exc).__name__}: {exc}")]
+            error = f"{type(exc).__name__}: {exc}"
+            return decoded, [reject_record(record, self.service, "unexpected", error)], "dead-letter:unexpected"

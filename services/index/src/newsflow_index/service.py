@@ -10,7 +10,8 @@ nothing, and /healthz says degraded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterator, Sequence
+import time
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -23,9 +24,9 @@ from newsflow_common.dlq import Rejected
 from newsflow_common.health import Health, start_http
 from newsflow_common.lifecycle import shutdown_event
 from newsflow_common.logs import configure_logging, get_logger, trace
-from newsflow_common.metrics import MESSAGES_IN, MESSAGES_OUT
+from newsflow_common.metrics import BATCH_SIZE, CONSUMER_LAG, ES_BULK_SECONDS, LEDGER, MESSAGES_IN, MESSAGES_OUT
 from newsflow_common.retry import retry_forever
-from newsflow_common.stage import Record, decode_record, reject_record
+from newsflow_common.stage import UNKNOWN_SOURCE, Record, decode_record, reject_record
 from newsflow_index import es
 from newsflow_index.bulk import Action, bulk_index, latest_versions, plan_moves
 from newsflow_index.metrics import STALE_VERSIONS
@@ -49,6 +50,13 @@ def to_record(message: ConsumerRecord[bytes, bytes]) -> Record:
         value=message.value,
         headers=list(message.headers),
     )
+
+
+def count_articles(actions: Iterable[Action], outcome: str) -> None:
+    """The ledger's view of indexing: articles only (trends and the deletes of moved copies are not stories)."""
+    for action in actions:
+        if action.record.topic == ENRICHED and action.source is not None:
+            LEDGER.labels(SERVICE, str(action.source.get("source") or UNKNOWN_SOURCE), outcome).inc()
 
 
 def chunks(actions: Sequence[Action], max_bytes: int) -> Iterator[list[Action]]:
@@ -91,30 +99,46 @@ class Indexer:
             if batch:
                 await self.index_batch([to_record(m) for messages in batch.values() for m in messages])
                 await self.commit(batch)
+            await self.report_lag()
+
+    async def report_lag(self) -> None:
+        """How far behind the end of each assigned partition we are (the highwater of the last fetch)."""
+        for partition in self.consumer.assignment():
+            highwater = self.consumer.highwater(partition)
+            if highwater is not None:
+                behind = max(0, highwater - await self.consumer.position(partition))
+                CONSUMER_LAG.labels(SERVICE, partition.topic, str(partition.partition)).set(behind)
 
     async def index_batch(self, records: list[Record]) -> None:
-        actions: list[Action] = []
+        BATCH_SIZE.labels(SERVICE).observe(len(records))
+        decoded: list[Action] = []
         for record in records:
             MESSAGES_IN.labels(SERVICE, record.topic).inc()
             try:
-                actions.append(self.action(record))
+                decoded.append(self.action(record))
             except Rejected as exc:
                 await self.dead_letter(record, exc.kind, str(exc))
-        actions, superseded = latest_versions(actions)
+        actions, superseded = latest_versions(decoded)
+        count_articles(left_out(decoded, actions), "stale")
         stale = superseded
         for chunk in chunks(actions, self.settings.batch_bytes):
             planned, dropped = await self.until_done(self.plan(chunk))
+            count_articles(left_out(chunk, planned), "stale")
+            started = time.perf_counter()
             outcome = await self.until_done(
                 bulk_index(self.client, planned, service=SERVICE, on_failure=self.es_failed)
             )
+            ES_BULK_SECONDS.labels(SERVICE).observe(time.perf_counter() - started)
             self.es_back()
             for refusal in outcome.refused:
                 kind = f"elasticsearch-{refusal.status}"
-                await self.dead_letter(refusal.action.record, kind, refusal.error)
+                await self.dead_letter(refusal.action.record, kind, refusal.error, refusal.action.source)
             refused = {id(refusal.action) for refusal in outcome.refused}
             for action in planned:
                 if action.source is not None and id(action) not in refused:
                     MESSAGES_OUT.labels(SERVICE, action.index).inc()
+            # A 409 (an older version than the indexed one) counts as indexed here: the article is in the index.
+            count_articles((action for action in planned if id(action) not in refused), "indexed")
             stale += dropped + outcome.stale
         STALE_VERSIONS.labels(SERVICE).inc(stale)
         log.info("indexed batch", records=len(records), indexed=len(actions), stale=stale)
@@ -154,7 +178,11 @@ class Indexer:
                     self.consumer.seek(partition, messages[0].offset)  # not ours to take now: read them again later
         return task.result()
 
-    async def dead_letter(self, record: Record, kind: str, error: str) -> None:
+    async def dead_letter(self, record: Record, kind: str, error: str, document: dict[str, Any] | None = None) -> None:
+        """Send a record to its DLQ; ``document`` is the decoded article, when it decoded (for the ledger's source)."""
+        if record.topic == ENRICHED:
+            source = str((document or {}).get("source") or UNKNOWN_SOURCE)
+            LEDGER.labels(SERVICE, source, f"dead-letter:{kind}").inc()
         with trace(record.trace_id):
             dlq, letter = reject_record(record, SERVICE, kind, error)
             await retry_forever(
@@ -185,6 +213,12 @@ class Indexer:
             self.paused = False
             self.consumer.resume(*self.consumer.assignment())
             log.info("elasticsearch back: consumption resumed")
+
+
+def left_out(before: Iterable[Action], after: Iterable[Action]) -> list[Action]:
+    """The actions of ``before`` that are not in ``after`` (the same objects): older versions dropped."""
+    kept = {id(action) for action in after}
+    return [action for action in before if id(action) not in kept]
 
 
 async def serve(settings: IndexSettings) -> None:

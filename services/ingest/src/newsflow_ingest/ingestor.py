@@ -19,15 +19,16 @@ from aiokafka import AIOKafkaProducer
 from newsflow_common import kafka
 from newsflow_common.dlq import dead_letter
 from newsflow_common.logs import get_logger, trace
-from newsflow_common.metrics import DEAD_LETTERS, ERRORS, MESSAGES_IN, MESSAGES_OUT
+from newsflow_common.metrics import DEAD_LETTERS, ERRORS, LEDGER, MESSAGES_IN, MESSAGES_OUT
 from newsflow_common.progress import Progress
 from newsflow_common.retry import retry_forever
+from newsflow_common.stage import SOURCE_NAME_HEADER
 from newsflow_ingest.documents import Refusal
 from newsflow_ingest.files import find_files, read_file
 from newsflow_ingest.metrics import REFUSED, SKIPPED
 from newsflow_ingest.seen import SeenStore
 from newsflow_ingest.settings import IngestSettings
-from newsflow_schemas import RAW, Message, RawDocument, dlq_of
+from newsflow_schemas import RAW, Message, RawDocument, dlq_of, encode, headers
 from newsflow_schemas.ids import normalize_url
 
 SERVICE = "ingest"
@@ -56,10 +57,16 @@ class Ingestor:
         # line tells the rest. Refusals are always logged.
         self.log_document = log.debug if bulk else log.info
 
-    async def send(self, topic: str, message: Message) -> None:
-        """Produce and wait for the ack; a broker away is retried until it is back, never dropped."""
+    async def send(self, topic: str, message: Message, source_name: str | None = None) -> None:
+        """Produce and wait for the ack; a broker away is retried until it is back, never dropped.
+
+        ``source_name`` goes into a header: a refusal's dead letter holds only the locator, the ledger wants the name.
+        """
+        extra = [(SOURCE_NAME_HEADER, source_name.encode())] if source_name else []
         await retry_forever(
-            lambda: kafka.send(self.producer, topic, message, SERVICE),
+            lambda: self.producer.send_and_wait(
+                topic, encode(message), key=message.key().encode(), headers=[*headers(message, SERVICE), *extra]
+            ),
             transient=kafka.is_transient_kafka_error,
             service=SERVICE,
             name=f"produce {topic}",
@@ -74,10 +81,12 @@ class Ingestor:
         with trace(document.trace_id, doc_id=document.doc_id, source=document.source):
             if self.seen is not None and key and await self.seen.is_seen(key, version):
                 SKIPPED.labels(document.source, "seen").inc()
+                LEDGER.labels(SERVICE, document.source, "seen-before").inc()
                 self.counts.seen += 1
                 log.info("seen before", url=document.url)
                 return False
             await self.send(RAW, document)
+            LEDGER.labels(SERVICE, document.source, "sent").inc()
             self.log_document(
                 "ingested", uri=document.uri, content_type=document.content_type, chars=len(document.body)
             )
@@ -103,12 +112,13 @@ class Ingestor:
         )
         with trace(letter.trace_id, source=source):
             log.warning("refused", locator=refusal.locator, kind=refusal.kind, error=refusal.message[:300])
-            await self.send(dlq, letter)
+            await self.send(dlq, letter, source_name=source)
 
     def count_refusal(self, kind: str, source: str) -> None:
         """Count a refusal by reason (also those that have nothing to dead-letter, like an SSRF attempt)."""
         self.counts.refused[kind] = self.counts.refused.get(kind, 0) + 1
         REFUSED.labels(source, kind).inc()
+        LEDGER.labels(SERVICE, source, f"refused:{kind}").inc()
         ERRORS.labels(SERVICE, kind).inc()
 
     async def ingest_file(self, path: Path) -> None:
