@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsflow_enrich.entities import _join_surnames, _Mention, clean_name, extract_entities, fold, nlp
+from newsflow_enrich.entities import Mention, extract_entities, fold_mentions, join_names, nlp
 from newsflow_enrich.language import detect_language
-from newsflow_enrich.service import enrich
-from newsflow_schemas import Article, EnrichedArticle, Position
+from newsflow_enrich.names import clean_name
+from newsflow_enrich.service import EnrichStage
+from newsflow_schemas import ENRICHED, Article, EnrichedArticle, Position
 
 PARAGRAPH = (
     "German Chancellor Angela Merkel met French President Emmanuel Macron in Paris on Tuesday. "
@@ -22,6 +23,15 @@ PARAGRAPH = (
 def model():
     """Load spaCy once for the module (about 5 s); entities.nlp() caches it for everyone else."""
     return nlp()
+
+
+async def enrich(source: Article) -> EnrichedArticle:
+    """The stage's output for one article (state in dicts, analysis in this process)."""
+    outputs = await EnrichStage().transform(source)
+    assert [topic for topic, _ in outputs] == [ENRICHED]
+    enriched = outputs[0][1]
+    assert isinstance(enriched, EnrichedArticle)
+    return enriched
 
 
 def article(**changes: object) -> Article:
@@ -74,31 +84,31 @@ def test_clean_name_keeps_words_that_only_start_with_the():
 
 def test_one_word_person_joins_the_only_full_name_ending_with_it():
     found = [
-        _Mention("Angela Merkel", "PERSON", 0),
-        _Mention("Merkel", "PERSON", 40),
-        _Mention("Emmanuel Macron", "PERSON", 60),
+        Mention("Angela Merkel", "PERSON", 0),
+        Mention("Merkel", "PERSON", 40),
+        Mention("Emmanuel Macron", "PERSON", 60),
     ]
-    _join_surnames(found)
+    join_names(found)
     assert [m.name for m in found] == ["Angela Merkel", "Angela Merkel", "Emmanuel Macron"]
 
 
 def test_one_word_person_stays_alone_when_two_full_names_share_the_surname():
     found = [
-        _Mention("George Bush", "PERSON", 0),
-        _Mention("Laura Bush", "PERSON", 20),
-        _Mention("Bush", "PERSON", 40),
+        Mention("George Bush", "PERSON", 0),
+        Mention("Laura Bush", "PERSON", 20),
+        Mention("Bush", "PERSON", 40),
     ]
-    _join_surnames(found)
+    join_names(found)
     assert [m.name for m in found] == ["George Bush", "Laura Bush", "Bush"]
 
 
 def test_surname_joining_only_concerns_persons():
     found = [
-        _Mention("Jordan Peterson", "PERSON", 0),
-        _Mention("Jordan", "LOC", 30),
-        _Mention("Peterson", "ORG", 50),
+        Mention("Jordan Peterson", "PERSON", 0),
+        Mention("Jordan", "LOC", 30),
+        Mention("Peterson", "ORG", 50),
     ]
-    _join_surnames(found)
+    join_names(found)
     assert [(m.name, m.type) for m in found] == [
         ("Jordan Peterson", "PERSON"),
         ("Jordan", "LOC"),
@@ -107,8 +117,8 @@ def test_surname_joining_only_concerns_persons():
 
 
 def test_one_word_person_without_a_full_name_stays_alone():
-    found = [_Mention("Madonna", "PERSON", 5), _Mention("Angela Merkel", "PERSON", 30)]
-    _join_surnames(found)
+    found = [Mention("Madonna", "PERSON", 5), Mention("Angela Merkel", "PERSON", 30)]
+    join_names(found)
     assert [m.name for m in found] == ["Madonna", "Angela Merkel"]
 
 
@@ -116,15 +126,15 @@ def test_one_word_person_without_a_full_name_stays_alone():
 
 
 def test_fold_counts_mentions_keeps_first_offsets_and_orders_most_mentioned_first():
-    entities = fold(
+    entities = fold_mentions(
         [
-            _Mention("Paris", "LOC", 50),
-            _Mention("Angela Merkel", "PERSON", 10),
-            _Mention("Paris", "LOC", 5),
-            _Mention("Siemens", "ORG", 30),
-            _Mention("Angela Merkel", "PERSON", 70),
-            _Mention("Paris", "LOC", 90),
-            _Mention("Berlin", "LOC", 20),
+            Mention("Paris", "LOC", 50),
+            Mention("Angela Merkel", "PERSON", 10),
+            Mention("Paris", "LOC", 5),
+            Mention("Siemens", "ORG", 30),
+            Mention("Angela Merkel", "PERSON", 70),
+            Mention("Paris", "LOC", 90),
+            Mention("Berlin", "LOC", 20),
         ]
     )
     assert [(e.name, e.type, e.count, e.first_offset) for e in entities] == [
@@ -136,12 +146,12 @@ def test_fold_counts_mentions_keeps_first_offsets_and_orders_most_mentioned_firs
 
 
 def test_fold_keeps_same_name_of_different_types_apart():
-    entities = fold([_Mention("Washington", "LOC", 0), _Mention("Washington", "PERSON", 20)])
+    entities = fold_mentions([Mention("Washington", "LOC", 0), Mention("Washington", "PERSON", 20)])
     assert sorted((e.name, e.type) for e in entities) == [("Washington", "LOC"), ("Washington", "PERSON")]
 
 
 def test_fold_of_nothing_is_empty():
-    assert fold([]) == []
+    assert fold_mentions([]) == []
 
 
 # extract_entities on real text
@@ -208,9 +218,9 @@ def test_detect_language_reads_past_the_libraries_80_character_cut():
 # enrich
 
 
-def test_enrich_returns_an_enriched_article_consistent_with_its_entities(model):
+async def test_enrich_returns_an_enriched_article_consistent_with_its_entities(model):
     source = article()
-    enriched = enrich(source)
+    enriched = await enrich(source)
     assert isinstance(enriched, EnrichedArticle)
     assert enriched.language == "en"
     assert enriched.entities
@@ -224,17 +234,17 @@ def test_enrich_returns_an_enriched_article_consistent_with_its_entities(model):
     assert enriched.key() == source.key()
 
 
-def test_enrich_keeps_every_article_field(model):
+async def test_enrich_keeps_every_article_field(model):
     source = article()
-    enriched = enrich(source)
+    enriched = await enrich(source)
     for name in Article.model_fields:
         assert getattr(enriched, name) == getattr(source, name), name
 
 
-def test_enrich_first_offsets_point_into_title_and_body(model):
+async def test_enrich_first_offsets_point_into_title_and_body(model):
     source = article()
     text = f"{source.title}\n\n{source.body}"
-    enriched = enrich(source)
+    enriched = await enrich(source)
     for entity in enriched.entities:
         at = text[entity.first_offset :]
         # a person's first mention may be its surname alone, joined to the full name
@@ -246,13 +256,13 @@ def test_enrich_first_offsets_point_into_title_and_body(model):
     assert min(e.first_offset for e in enriched.entities) < len(source.title)
 
 
-def test_enrich_first_offset_skips_a_stripped_leading_article(model):
+async def test_enrich_first_offset_skips_a_stripped_leading_article(model):
     source = article(
         title="Budget talks in Brussels",
         body="Ministers criticised the European Union's budget on Monday. The European Commission replied.",
     )
     text = f"{source.title}\n\n{source.body}"
-    enriched = enrich(source)
+    enriched = await enrich(source)
     european = [e for e in enriched.entities if e.name.startswith("European")]
     assert european, enriched.entities
     for entity in european:

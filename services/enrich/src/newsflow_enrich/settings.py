@@ -2,8 +2,36 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from newsflow_common.settings import Settings
 
 
 class EnrichSettings(Settings):
     http_port: int = 8003
+
+    workers: int = 0
+    """NER processes; 0: one per core."""
+    batch_size: int = 32
+    """Articles taken from the stream at once (fewer when the stream holds fewer within batch_seconds)."""
+    batch_seconds: float = 0.5
+    ner_languages: list[str] = Field(default_factory=lambda: ["en"])
+    """Languages the NER model reads; other articles get language, keywords, facts, clusters and trends."""
+    ner_lead_chars: int = 2500
+    """NER reads at least this much of every article in full; past it, only sentences with new words."""
+    ner_max_chars: int = 100_000
+    """NER never reads further; longer articles are flagged ner_truncated."""
+
+    dedup_threshold: float = 0.5
+    """Estimated Jaccard similarity of body shingles from which an article is a near-duplicate."""
+    dedup_max_articles: int = 50_000
+    """Signatures kept for duplicate detection (the oldest go first)."""
+
+    trend_windows: str = "3600:900,86400:86400"
+    """Window size:step in seconds, comma-separated: 1 hour hopping by 15 minutes, and 1 day."""
+    trend_grace_seconds: int = 900
+    """How long after its end (in article time) a window waits for late articles."""
+    trend_baseline_windows: int = 24
+    """Earlier windows of the same size a term's baseline is the mean of."""
+    trend_min_stories: int = 2
+    """A closed window emits the terms named by at least this many stories (all counts go into the history)."""

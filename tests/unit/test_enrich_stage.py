@@ -1,0 +1,164 @@
+"""The enrich stage end to end in one process: bad input, huge input, other languages, clusters into trends.
+
+Batches go through BatchStage.handle_batch as the faust agent feeds them; `send` collects what would be
+produced (the Kafka side is covered by tests/integration/test_enrich_stream.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from newsflow_common.dlq import Rejected
+from newsflow_common.stage import Record
+from newsflow_enrich.service import EnrichStage, article_time
+from newsflow_schemas import (
+    ARTICLES,
+    ENRICHED,
+    TRENDS,
+    Article,
+    DeadLetter,
+    EnrichedArticle,
+    Message,
+    TrendCount,
+    encode,
+)
+from tests.unit.test_enrich_state import STORY, T0, light_edit
+
+
+def article(
+    article_id: str, body: str, at: datetime = T0, title: str = "Building collapses in Magnitogorsk"
+) -> Article:
+    return Article(
+        trace_id=f"trace-{article_id}",
+        article_id=article_id,
+        doc_id="d",
+        source="test",
+        title=title,
+        body=body,
+        extractor="plain-text",
+        parsed_at=at,
+        published_at=at,
+    )
+
+
+def record(message: Article | bytes, offset: int = 0) -> Record:
+    value = message if isinstance(message, bytes) else encode(message)
+    return Record(topic=ARTICLES, partition=0, offset=offset, key=b"k", value=value, headers=[("trace-id", b"t")])
+
+
+class Sent(list[tuple[str, Message]]):
+    async def __call__(self, topic: str, message: Message) -> None:
+        self.append((topic, message))
+
+    def of(self, kind: type[Message]) -> list[Message]:
+        return [m for _, m in self if isinstance(m, kind)]
+
+
+async def run(stage: EnrichStage, *messages: Article | bytes) -> Sent:
+    sent = Sent()
+    await stage.handle_batch([record(m, i) for i, m in enumerate(messages)], sent)
+    return sent
+
+
+async def test_bad_records_go_to_the_dlq_in_place_and_the_batch_goes_on() -> None:
+    sent = await run(
+        EnrichStage(),
+        article("a1", STORY),
+        b"not json",
+        b'{"title": "valid JSON, wrong schema"}',
+        article("empty", "   \n  "),
+        article("a2", "Reuters reported from Beijing that China approved a record bond sale on Tuesday."),
+    )
+    assert [topic for topic, _ in sent] == [ENRICHED, f"{ARTICLES}.dlq", f"{ARTICLES}.dlq", f"{ARTICLES}.dlq", ENRICHED]
+    letters = sent.of(DeadLetter)
+    assert [letter.error_kind for letter in letters] == ["schema", "schema", "empty"]  # type: ignore[attr-defined]
+    assert letters[0].original == b"not json"  # type: ignore[attr-defined]
+    assert "no body text" in letters[2].error_message  # type: ignore[attr-defined]
+
+
+async def test_a_2_mb_body_is_read_up_to_the_bound_and_flagged() -> None:
+    body = (STORY + "\n\n") * (2_000_000 // len(STORY))
+    assert len(body) > 1_900_000
+    enriched = (await run(EnrichStage(), article("huge", body))).of(EnrichedArticle)[0]
+    assert enriched.ner_truncated  # type: ignore[attr-defined]
+    assert "Magnitogorsk" in enriched.locations  # type: ignore[attr-defined]
+    assert enriched.word_count > 300_000  # type: ignore[attr-defined]  # facts count the whole body
+
+
+async def test_an_article_in_another_language_is_enriched_as_far_as_the_models_go() -> None:
+    french = (
+        "Le président de la République a annoncé mardi à Paris une nouvelle réforme des retraites, qui suscite "
+        "de vives critiques parmi les syndicats. Les syndicats appellent à une grève nationale jeudi prochain."
+    )
+    enriched = (await run(EnrichStage(), article("fr", french, title="Réforme des retraites"))).of(EnrichedArticle)[0]
+    assert enriched.language == "fr"  # type: ignore[attr-defined]
+    assert enriched.entities == []  # type: ignore[attr-defined]  # the NER model reads English only (configurable)
+    assert enriched.keywords  # type: ignore[attr-defined]  # YAKE has French stopwords
+    assert enriched.cluster_id == "fr"  # type: ignore[attr-defined]
+
+
+async def test_an_article_in_a_language_no_model_reads_still_flows() -> None:
+    swahili = (
+        "Rais wa Tanzania amesema serikali itaendelea kujenga barabara mpya katika mikoa yote ya nchi mwaka huu, "
+        "na wananchi wengi wamefurahia habari hiyo."
+    )
+    enriched = (await run(EnrichStage(), article("sw", swahili, title="Barabara"))).of(EnrichedArticle)[0]
+    assert enriched.language == "sw"  # type: ignore[attr-defined]
+    assert enriched.entities == []  # type: ignore[attr-defined]
+    assert enriched.keywords == []  # type: ignore[attr-defined]  # no stopword list: no stopword soup either
+    assert enriched.word_count == len(swahili.split())  # type: ignore[attr-defined]
+
+
+async def test_an_article_too_short_to_tell_its_language_still_flows() -> None:
+    enriched = (await run(EnrichStage(), article("short", "Ok.", title="Hi"))).of(EnrichedArticle)[0]
+    assert enriched.language is None  # type: ignore[attr-defined]
+    assert enriched.entities == []  # type: ignore[attr-defined]
+
+
+async def test_ner_languages_are_configurable() -> None:
+    from newsflow_enrich.settings import EnrichSettings
+
+    stage = EnrichStage(EnrichSettings(ner_languages=[]))
+    enriched = (await run(stage, article("a", STORY))).of(EnrichedArticle)[0]
+    assert enriched.language == "en"  # type: ignore[attr-defined]
+    assert enriched.entities == []  # type: ignore[attr-defined]
+
+
+async def test_ten_copies_make_one_cluster_and_a_trend_counts_the_story_once() -> None:
+    stage = EnrichStage()
+    copies = [article(f"copy-{i}", light_edit(STORY, i), T0 + timedelta(minutes=i)) for i in range(10)]
+    other = article(
+        "other",
+        "Russia's emergencies ministry said Vladimir Putin visited Magnitogorsk again on Tuesday, "
+        "a week after the gas explosion that destroyed a block of flats in the city.",
+        T0 + timedelta(minutes=12),
+        title="Putin returns to Magnitogorsk",
+    )
+    enriched = (await run(stage, *copies, other)).of(EnrichedArticle)
+    assert {e.cluster_id for e in enriched[:10]} == {"copy-0"}  # type: ignore[attr-defined]
+    assert enriched[10].cluster_id == "other"  # type: ignore[attr-defined]
+    clock = article("clock", "Reuters reported from Beijing on Friday.", T0 + timedelta(days=2), title="Later")
+    sent = await run(stage, clock)
+    trends = sent.of(TrendCount)
+    assert {topic for topic, message in sent if isinstance(message, TrendCount)} == {TRENDS}
+    hour = [t for t in trends if t.window_start == T0 and t.window_end == T0 + timedelta(hours=1)]  # type: ignore[attr-defined]
+    counts = {(t.type, t.term): t.count for t in hour}  # type: ignore[attr-defined]
+    assert counts[("LOC", "Magnitogorsk")] == 2  # eleven articles, two stories
+    assert counts[("PERSON", "Vladimir Putin")] == 2
+
+
+def test_article_time_is_published_else_parsed_and_never_far_past_parsing() -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    assert article_time(article("a", "x", now)) == now
+    typo = article("b", "x", now).model_copy(update={"published_at": now + timedelta(days=365)})
+    assert article_time(typo) == now
+    unknown = article("c", "x", now).model_copy(update={"published_at": None})
+    assert article_time(unknown) == now
+
+
+async def test_transform_of_one_message_raises_rejected_for_it() -> None:
+    with pytest.raises(Rejected) as info:
+        await EnrichStage().transform(article("empty", ""))
+    assert info.value.kind == "empty"
