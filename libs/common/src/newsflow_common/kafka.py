@@ -76,6 +76,17 @@ async def send(producer: AIOKafkaProducer, topic: str, message: Message, service
     await producer.send_and_wait(topic, encode(message), key=message.key().encode(), headers=headers(message, service))
 
 
+def topic_configs(settings: Settings, topic: Topic) -> dict[str, str]:
+    """The topic's registry configs, and a size bound that fits what our producers may send.
+
+    A broker's default bound is 1 MB; our records go up to ``kafka_max_request_bytes`` (a dead letter keeps
+    4 MiB of a huge original, base64). Below that, a broker refuses the dead letter and the stage that
+    wrote it stops on the record it cannot get past. The fifth on top is room for the batch overhead.
+    """
+    max_bytes = settings.kafka_max_request_bytes + settings.kafka_max_request_bytes // 5
+    return {**topic.kafka_config(), "max.message.bytes": str(max_bytes)}
+
+
 async def ensure_topics(settings: Settings, topics: list[Topic]) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
     admin = AIOKafkaAdminClient(**connection_kwargs(settings), client_id="newsflow-topics")
@@ -88,7 +99,7 @@ async def ensure_topics(settings: Settings, topics: list[Topic]) -> list[str]:
                 t.name,
                 num_partitions=t.partitions,
                 replication_factor=settings.kafka_replication_factor,
-                topic_configs=t.kafka_config(),
+                topic_configs=topic_configs(settings, t),
             )
             for t in missing
         ]

@@ -1,9 +1,15 @@
-"""Graceful shutdown: SIGTERM or SIGINT sets an event; the service finishes what it holds and exits."""
+"""Graceful shutdown: SIGTERM or SIGINT sets an event; the service finishes what it holds and exits.
+
+And the ungraceful end: a worker process exits when the service that started it dies.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
+import time
 
 
 def shutdown_event() -> asyncio.Event:
@@ -22,3 +28,18 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def exit_with_parent(poll_seconds: float = 1.0) -> None:
+    """In a worker process (a pool's initializer): exit as soon as the process that started it is gone.
+
+    A SIGKILLed service cannot shut its pool down; without this its workers live on, orphaned, holding memory.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

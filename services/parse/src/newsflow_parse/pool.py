@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from newsflow_common.dlq import Rejected
+from newsflow_common.lifecycle import exit_with_parent
 from newsflow_common.logs import get_logger
 
 T = TypeVar("T")
@@ -73,6 +74,7 @@ class WorkerPool(Generic[T]):
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     max_tasks_per_child=DOCUMENTS_PER_WORKER,
+                    initializer=exit_with_parent,  # a SIGKILLed parse leaves no orphaned workers behind
                 )
                 warm_ups = [executor.submit(warm_up, self.function) for _ in range(self.workers)]
                 await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, warm_ups)), STARTUP_SECONDS)
