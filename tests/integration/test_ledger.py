@@ -102,7 +102,7 @@ def test_check_names_an_article_that_never_reached_the_index(
         gone = all(a["article_id"] != lost.article_id for a in indexed(es, source))
         return (check, report) if gone else None
 
-    check, report = wait_until(check_while_lost, 120, "a check while the article is missing from the index")
+    check, report = wait_until(check_while_lost, 360, "a check while the article is missing from the index")
     assert check.returncode == 1, check.stdout + check.stderr
     assert lost.article_id in check.stdout
     assert kept.article_id not in check.stdout
