@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -252,3 +253,36 @@ def test_a_huge_message_is_dead_lettered_with_its_beginning_and_its_size():
     small = dead_letter(original=b"abc", stage="parse", kind="schema", error="e", trace_id="t")
     assert small.original == b"abc"
     assert small.original_size is None
+
+
+class SlowFirstStage(EchoStage):
+    """The first article's transform finishes last: only overlapping transforms finish in this test's time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.second_started = asyncio.Event()
+
+    async def transform(self, message: Article) -> Sequence[tuple[str, Message]]:
+        if message.article_id == "a-1":
+            await asyncio.wait_for(self.second_started.wait(), timeout=10)  # fails unless the second runs meanwhile
+        else:
+            self.second_started.set()
+        if message.article_id == "a-bad":
+            raise Rejected("empty", "nothing to read")
+        return await super().transform(message)
+
+
+async def test_handle_many_overlaps_transforms_and_sends_in_record_order(sent):
+    stage = SlowFirstStage()
+    first, second = make_article(article_id="a-1"), make_article(article_id="a-2", trace_id="t-2")
+    bad = make_article(article_id="a-bad", trace_id="t-3")
+    records = [record(article.model_dump_json().encode()) for article in (first, second, bad)]
+
+    await stage.handle_many(records, sent)
+
+    ids = [getattr(message, "article_id", None) for topic, message in sent.messages if topic == ENRICHED]
+    assert ids == ["a-1", "a-2"]  # in record order, though a-2 was ready first
+    assert [topic for topic, _ in sent.messages] == [ENRICHED, TRENDS, ENRICHED, TRENDS, DLQ]
+    letter = sent.messages[-1][1]
+    assert isinstance(letter, DeadLetter)
+    assert letter.error_kind == "empty"

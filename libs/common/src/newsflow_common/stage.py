@@ -8,6 +8,7 @@ propagates out of ``send`` and is retried there, so nothing is dropped.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -110,18 +111,33 @@ class Stage(ABC, Generic[In]):
     async def transform(self, message: In) -> Sequence[tuple[str, Message]]:
         """The outputs for one input as (topic, message); raise Rejected for a bad input."""
 
+    concurrency: int = 1
+    """How many records the transport hands to :meth:`handle_many` at once (their transforms overlap)."""
+
     async def handle(self, record: Record, send: Send) -> None:
         """Process one record to the end: its outputs acknowledged, or its dead letter."""
-        MESSAGES_IN.labels(self.service, record.topic).inc()
+        await self.handle_many([record], send)
+
+    async def handle_many(self, records: Sequence[Record], send: Send) -> None:
+        """Process records to the end, transforms at once, outputs in record order: acknowledged or dead letters."""
         started = time.perf_counter()
+        for record in records:
+            MESSAGES_IN.labels(self.service, record.topic).inc()
+        results = await asyncio.gather(*(self._traced_outputs(record) for record in records))
+        for record, (decoded, outputs, outcome) in zip(records, results, strict=True):
+            with trace(record.trace_id, offset=record.offset, partition=record.partition):
+                for out_topic, message in outputs:
+                    await send(out_topic, message)
+                    MESSAGES_OUT.labels(self.service, out_topic).inc()
+                count_outcome(self.service, decoded, outcome)
+                log.info("processed", topic=record.topic, outputs=[topic for topic, _ in outputs])
+        elapsed = time.perf_counter() - started
+        for _ in records:
+            PROCESSING_SECONDS.labels(self.service).observe(elapsed)
+
+    async def _traced_outputs(self, record: Record) -> tuple[In | None, Sequence[tuple[str, Message]], str]:
         with trace(record.trace_id, offset=record.offset, partition=record.partition):
-            decoded, outputs, outcome = await self._outputs(record)
-            for out_topic, message in outputs:
-                await send(out_topic, message)
-                MESSAGES_OUT.labels(self.service, out_topic).inc()
-            count_outcome(self.service, decoded, outcome)
-            log.info("processed", topic=record.topic, outputs=[topic for topic, _ in outputs])
-        PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+            return await self._outputs(record)
 
     async def _outputs(self, record: Record) -> tuple[In | None, Sequence[tuple[str, Message]], str]:
         """(the decoded input when it decoded, its outputs or dead letter, the ledger outcome)."""

@@ -20,6 +20,7 @@ from newsflow_common.health import Health, start_http
 from newsflow_common.kafka import is_transient_kafka_error
 from newsflow_common.logs import configure_logging, get_logger, trace
 from newsflow_common.metrics import MESSAGES_IN, MESSAGES_OUT, PROCESSING_SECONDS
+from newsflow_common.offsets import OffsetGuard, catch_up, guard_offsets
 from newsflow_common.retry import retry_forever
 from newsflow_common.settings import Settings
 from newsflow_common.stage import Record, Send, Stage, decode_record, reject_record
@@ -174,22 +175,30 @@ def _serve_health(app: faust.App, health: Health, settings: Settings) -> None:
     app.on_partitions_assigned.connect(on_assigned)
 
 
-def run_stage(app: faust.App, stage: Stage[Any], settings: Settings) -> None:
-    """Declare the agent that feeds ``stage`` and the task that serves /healthz and /metrics."""
+def run_stage(app: faust.App, stage: Stage[Any], settings: Settings, guard: OffsetGuard) -> None:
+    """Declare the agent that feeds ``stage`` up to ``stage.concurrency`` records at a time, and the health task."""
     health = Health(stage.service)
     health.degraded("kafka", "starting")
     source = app.topic(stage.input_topic, key_type=bytes, value_type=bytes)
     send = _sender(app, stage.service, health)
 
+    async def handle_all(records: list[Record]) -> None:
+        for start in range(0, len(records), stage.concurrency):
+            await stage.handle_many(records[start : start + stage.concurrency], send)
+
     @app.agent(source, name=f"{stage.service}-agent")
     async def process(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await stage.handle(_record(event), send)
+        # What is in hand goes at once (within: a lone record does not wait for company); acked once handled.
+        batches = stream.take_events(stage.concurrency, within=0.05)  # type: ignore[attr-defined]
+        async for events in batches:
+            records = [_record(event) for event in events]
+            await catch_up(guard, app.consumer, settings, records, handle_all)  # what faust skipped, first
+            await stage.handle_many(records, send)
 
     _serve_health(app, health, settings)
 
 
-def run_batch_stage(app: faust.App, stage: BatchStage[Any], settings: Settings) -> None:
+def run_batch_stage(app: faust.App, stage: BatchStage[Any], settings: Settings, guard: OffsetGuard) -> None:
     """Declare the stage's tables and the agent that feeds it batches; take_events acks a batch once handled."""
     health = Health(stage.service)
     health.degraded("kafka", "starting")
@@ -197,11 +206,17 @@ def run_batch_stage(app: faust.App, stage: BatchStage[Any], settings: Settings) 
     source = app.topic(stage.input_topic, key_type=bytes, value_type=bytes)
     send = _sender(app, stage.service, health)
 
+    async def handle_batches(records: list[Record]) -> None:
+        for start in range(0, len(records), stage.batch_size):
+            await stage.handle_batch(records[start : start + stage.batch_size], send)
+
     @app.agent(source, name=f"{stage.service}-agent")
     async def process(stream: faust.StreamT[bytes]) -> None:
         batches = stream.take_events(stage.batch_size, within=stage.batch_seconds)  # type: ignore[attr-defined]
         async for events in batches:  # StreamT's stub lacks take_events (faust-streaming 0.15)
-            await stage.handle_batch([_record(event) for event in events], send)
+            records = [_record(event) for event in events]
+            await catch_up(guard, app.consumer, settings, records, handle_batches)  # what faust skipped, first
+            await stage.handle_batch(records, send)
 
     _serve_health(app, health, settings)
 
@@ -209,10 +224,11 @@ def run_batch_stage(app: faust.App, stage: BatchStage[Any], settings: Settings) 
 def run_worker(stage: Stage[Any], settings: Settings, guarantee: Guarantee = "at_least_once") -> None:
     """Run a stage as a faust worker until SIGTERM/SIGINT (faust finishes the event in hand and commits)."""
     configure_logging(stage.service, settings.log_level)
+    guard = guard_offsets({stage.input_topic})  # faust can lose records after a restart: see offsets.py
     app = faust_app(settings, stage.service, guarantee)
     if isinstance(stage, BatchStage):
-        run_batch_stage(app, stage, settings)
+        run_batch_stage(app, stage, settings, guard)
     else:
-        run_stage(app, stage, settings)
+        run_stage(app, stage, settings, guard)
     worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
     worker.execute_from_commandline()

@@ -23,6 +23,7 @@ class ParseStage(Stage[RawDocument]):
         self.pool: WorkerPool[list[Output]] = WorkerPool(
             extract, settings.parse_timeout_seconds, settings.parse_workers
         )
+        self.concurrency = self.pool.workers  # one document per worker at a time: each is timed from its start
 
     @property
     def input_model(self) -> type[RawDocument]:
