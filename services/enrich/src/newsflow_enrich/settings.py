@@ -17,7 +17,7 @@ class EnrichSettings(Settings):
     batch_seconds: float = 0.5
     ner_languages: list[str] = Field(default_factory=lambda: ["en"])
     """Languages the NER model reads; other articles get language, keywords, facts, clusters and trends."""
-    ner_lead_chars: int = 2500
+    ner_lead_chars: int = 1000
     """NER reads at least this much of every article in full; past it, only sentences with new words."""
     ner_max_chars: int = 100_000
     """NER never reads further; longer articles are flagged ner_truncated."""
