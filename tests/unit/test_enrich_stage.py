@@ -25,6 +25,7 @@ from newsflow_schemas import (
     encode,
 )
 from tests.unit.test_enrich_state import STORY, T0, light_edit
+from tests.unit.test_ledger_metrics import ledger
 
 
 def article(
@@ -76,6 +77,18 @@ async def test_bad_records_go_to_the_dlq_in_place_and_the_batch_goes_on() -> Non
     assert [letter.error_kind for letter in letters] == ["schema", "schema", "empty"]  # type: ignore[attr-defined]
     assert letters[0].original == b"not json"  # type: ignore[attr-defined]
     assert "no body text" in letters[2].error_message  # type: ignore[attr-defined]
+
+
+async def test_each_input_is_counted_in_the_ledger_metric_by_source_and_outcome() -> None:
+    source = "ledger-enrich"
+    story = article("l1", STORY).model_copy(update={"source": source})
+    empty = article("l2", "   ").model_copy(update={"source": source})
+    before = {outcome: ledger("enrich", source, outcome) for outcome in ("out", "dead-letter:empty")}
+    unknown = ledger("enrich", "unknown", "dead-letter:schema")
+    await run(EnrichStage(), story, empty, b"not json")
+    assert ledger("enrich", source, "out") == before["out"] + 1
+    assert ledger("enrich", source, "dead-letter:empty") == before["dead-letter:empty"] + 1
+    assert ledger("enrich", "unknown", "dead-letter:schema") == unknown + 1
 
 
 async def test_a_2_mb_body_is_read_up_to_the_bound_and_flagged() -> None:

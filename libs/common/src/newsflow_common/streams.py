@@ -23,7 +23,7 @@ from newsflow_common.metrics import MESSAGES_IN, MESSAGES_OUT, PROCESSING_SECOND
 from newsflow_common.offsets import OffsetGuard, catch_up, guard_offsets
 from newsflow_common.retry import retry_forever
 from newsflow_common.settings import Settings
-from newsflow_common.stage import Record, Send, Stage, decode_record, reject_record
+from newsflow_common.stage import Record, Send, Stage, count_outcome, decode_record, outcome_of, reject_record
 from newsflow_schemas import Message, encode, headers
 
 log = get_logger(__name__)
@@ -69,11 +69,13 @@ class BatchStage(Stage[In]):
         for record, item in zip(records, decoded, strict=True):
             result = item if isinstance(item, Rejected) else next(results)
             with trace(record.trace_id, offset=record.offset, partition=record.partition):
+                outcome = outcome_of(result)
                 if isinstance(result, Rejected):
                     result = [reject_record(record, self.service, result.kind, str(result))]
                 for out_topic, message in result:
                     await send(out_topic, message)
                     MESSAGES_OUT.labels(self.service, out_topic).inc()
+                count_outcome(self.service, None if isinstance(item, Rejected) else item, outcome)
                 log.info("processed", topic=record.topic, outputs=[topic for topic, _ in result])
         await self.after_batch(send)
         for _ in records:
