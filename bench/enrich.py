@@ -4,7 +4,7 @@
 
 Reads ../shared/datasets/wikinews (CSV) and the bodies of ../shared/datasets/article-extraction-dev.
 Baseline: what enrich did before (spaCy NER on the whole text, YAKE on the whole text), one core.
-Ours: the analysis the service runs (NER on the lead and the sentences with new words, YAKE on the lead,
+Ours: the analysis the service runs (NER on the lead and a window around each new word, YAKE on the lead,
 facts, MinHash), one core, then through the process pool on every core. Recall: the share of the baseline's
 entities (name, type, after the same cleaning and joining) that ours finds too.
 """
@@ -140,7 +140,7 @@ def steps(articles: list[Article], options: Options) -> dict[str, float]:
     def read() -> list[ner.Reading]:
         return [r for b in batches(texts) for r in ner.read_entities(model, b, options.lead_chars, options.max_chars)]
 
-    readings, seconds["ner"] = timed("NER (lead + new-word sentences)", read)
+    readings, seconds["ner"] = timed("NER (lead + new-word windows)", read)
     resolved, seconds["resolve"] = timed(
         "names (retype, join, fold)", lambda: [ner.resolve(r.mentions) for r in readings]
     )
