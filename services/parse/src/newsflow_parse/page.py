@@ -44,6 +44,7 @@ NEAR_HEADLINE_ELEMENTS = 30  # how far after (or before) the headline a date lin
 HEADLINE_MIN_WORDS, HEADLINE_MAX_WORDS = 4, 25
 BLOCK_TAGS = frozenset({"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "dd", "dt", "blockquote", "figcaption"})
 TEASER_SHARE_OF_BLOCK = 0.6
+PLAIN_ROOT_PATH = re.compile(r"/[^/\\\x00-\x20?#;][^\\\x00-\x20?#;]*")  # "/news/1", not "//host" or "/a?b"
 
 
 def meta_values(tree: HtmlElement) -> dict[str, str]:
@@ -57,10 +58,21 @@ def meta_values(tree: HtmlElement) -> dict[str, str]:
     return values
 
 
-def meta_published(tree: HtmlElement, relative_base: datetime) -> datetime | None:
-    meta = meta_values(tree)
+@dataclass(frozen=True)
+class Head:
+    """What the page says about itself in markup, read once: meta contents and JSON-LD objects."""
+
+    meta: dict[str, str]
+    json_ld: list[dict[str, Any]]
+
+
+def head(tree: HtmlElement) -> Head:
+    return Head(meta_values(tree), list(json_ld_objects(tree)))
+
+
+def meta_published(tree: HtmlElement, head: Head, relative_base: datetime) -> datetime | None:
     for name in PUBLISHED_META:
-        date = parse_any(meta.get(name), relative_base)
+        date = parse_any(head.meta.get(name), relative_base)
         if date is not None:
             return date
     for element in tree.xpath("//*[@itemprop='datePublished'][@datetime or @content]"):
@@ -87,9 +99,9 @@ def json_ld_objects(tree: HtmlElement) -> Iterator[dict[str, Any]]:
                 stack.extend(value for key, value in item.items() if key in ("@graph", "mainEntity"))
 
 
-def json_ld_published(tree: HtmlElement) -> datetime | None:
+def json_ld_published(head: Head) -> datetime | None:
     """datePublished of the page's article object (an object of an article type first)."""
-    objects = sorted(json_ld_objects(tree), key=lambda obj: not ARTICLE_TYPES.search(str(obj.get("@type", ""))))
+    objects = sorted(head.json_ld, key=lambda obj: not ARTICLE_TYPES.search(str(obj.get("@type", ""))))
     for obj in objects:
         date = parse_iso(str(obj.get("datePublished") or ""))
         if date is not None:
@@ -129,20 +141,23 @@ def text_published(tree: HtmlElement, title: str | None, relative_base: datetime
 
 
 def published_candidates(
-    tree: HtmlElement, title: str | None, url: str | None, fetched_at: datetime
-) -> list[Candidate]:
-    """The page's own dates in trust order: meta, JSON-LD, text near the headline, URL."""
-    return [
-        ("meta", meta_published(tree, fetched_at)),
-        ("json-ld", json_ld_published(tree)),
-        ("text", text_published(tree, title, fetched_at)),
-        ("url", date_in_url(url)),
-    ]
+    tree: HtmlElement, head: Head, title: str | None, url: str | None, fetched_at: datetime
+) -> Iterator[Candidate]:
+    """The page's own dates in trust order: meta, JSON-LD, text near the headline, URL.
+
+    Lazily: each is looked for only when the ones before gave no plausible date
+    (``dates.choose`` stops at the first), so a page with a meta date is never
+    searched for a date line.
+    """
+    yield "meta", meta_published(tree, head, fetched_at)
+    yield "json-ld", json_ld_published(head)
+    yield "text", text_published(tree, title, fetched_at)
+    yield "url", date_in_url(url)
 
 
-def canonical_url(tree: HtmlElement, fetched_url: str | None) -> str | None:
+def canonical_url(tree: HtmlElement, fetched_url: str | None, head: Head) -> str | None:
     """``link rel=canonical``, else ``og:url``, resolved; a canonical pointing at the site's root is ignored."""
-    candidates = [*tree.xpath("//link[@rel='canonical']/@href"), meta_values(tree).get("og:url")]
+    candidates = [*tree.xpath("//link[@rel='canonical']/@href"), head.meta.get("og:url")]
     for href in candidates:
         if not href or not str(href).strip():
             continue
@@ -157,9 +172,9 @@ def canonical_url(tree: HtmlElement, fetched_url: str | None) -> str | None:
     return fetched_url
 
 
-def language(tree: HtmlElement) -> str | None:
+def language(tree: HtmlElement, head: Head) -> str | None:
     """The language the page declares (``<html lang>``, content-language), as a 2-letter code."""
-    declared = tree.get("lang") or meta_values(tree).get("content-language") or ""
+    declared = tree.get("lang") or head.meta.get("content-language") or ""
     code = declared.strip().split("-")[0].split("_")[0].lower()
     return code if re.fullmatch(r"[a-z]{2}", code) else None
 
@@ -191,15 +206,19 @@ def teaser_links(tree: HtmlElement, page_url: str | None) -> list[Teaser]:
     """
     page = urlsplit(page_url or "")
     site = page.netloc.lower().removeprefix("www.")
+    origin = f"{page.scheme}://{page.netloc}" if page.scheme in ("http", "https") and page.netloc else None
     teasers: dict[str, Teaser] = {}
     for anchor in tree.iter("a"):
         href = (anchor.get("href") or "").strip()
         if not href:
             continue
-        text = " ".join(anchor.text_content().split())
-        if not HEADLINE_MIN_WORDS <= len(text.split()) <= HEADLINE_MAX_WORDS or not stands_alone(anchor, text):
+        link_words = anchor.text_content().split()
+        if not HEADLINE_MIN_WORDS <= len(link_words) <= HEADLINE_MAX_WORDS:
             continue
-        url = urljoin(page_url or "", href).split("#", 1)[0]
+        text = " ".join(link_words)
+        if not stands_alone(anchor, text):
+            continue
+        url = resolve(href, page_url, origin)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or parts.path in ("", "/") or url in teasers:
             continue
@@ -209,6 +228,18 @@ def teaser_links(tree: HtmlElement, page_url: str | None) -> list[Teaser]:
             continue
         teasers[url] = Teaser(url, text, anchor)
     return list(teasers.values())
+
+
+def resolve(href: str, page_url: str | None, origin: str | None) -> str:
+    """``urljoin(page_url, href)`` without its fragment; a plain path from the root ("/news/1") the short way.
+
+    The short way gives what urljoin gives: ``origin`` is the page URL's
+    scheme and host, and a path without dot segments, parameters, a query, a
+    fragment, spaces or control characters is joined unchanged.
+    """
+    if origin and PLAIN_ROOT_PATH.fullmatch(href) and "/." not in href:
+        return origin + href
+    return urljoin(page_url or "", href).split("#", 1)[0]
 
 
 def stands_alone(anchor: HtmlElement, text: str) -> bool:
@@ -247,10 +278,10 @@ class PageMeta:
     description: str | None
 
 
-def metadata(tree: HtmlElement) -> PageMeta:
+def metadata(tree: HtmlElement, head: Head) -> PageMeta:
     """Title, authors, section, site name and description from meta tags, JSON-LD and the headline."""
-    meta = meta_values(tree)
-    article = next((obj for obj in json_ld_objects(tree) if ARTICLE_TYPES.search(str(obj.get("@type", "")))), {})
+    meta = head.meta
+    article = next((obj for obj in head.json_ld if ARTICLE_TYPES.search(str(obj.get("@type", "")))), {})
     return PageMeta(
         title=first_text(meta.get("og:title"), article.get("headline"), h1_text(tree), page_title(tree)),
         authors=authors(meta, article),
