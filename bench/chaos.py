@@ -1,6 +1,6 @@
 """The fault run, ``make chaos``: 2,000 articles through the four services while faults happen.
 
-    python bench/chaos.py [--articles 2000] [--seed N] [--budget 1200]
+    python bench/chaos.py [--articles 2000] [--seed N] [--budget 1800]
 
 It starts its own stand-in on free ports (or uses KAFKA_BOOTSTRAP_SERVERS and ELASTICSEARCH_URL, and then
 skips, saying why, the fault only the stand-in can cause), runs ingest (watch mode, with --links), parse,
@@ -103,7 +103,8 @@ def produced(bootstrap: str, topic: str) -> int:
     return sum(asyncio.run(_end_offsets(bootstrap, [topic])).values())
 
 
-async def _read(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+async def _read(bootstrap: str, topic: str) -> list[tuple[int, int, bytes | None]]:
+    """Every record of a topic from the beginning: (partition, offset, value)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -116,31 +117,40 @@ async def _read(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | 
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
-        records: list[tuple[bytes | None, bytes | None]] = []
+        records: list[tuple[int, int, bytes | None]] = []
         while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
             for messages in (await consumer.getmany(timeout_ms=1000)).values():
-                records += [(m.key, m.value) for m in messages]
+                records += [(m.partition, m.offset, m.value) for m in messages]
         return records
     finally:
         await consumer.stop()
 
 
 def dead_letters(bootstrap: str, dlq: str) -> list[DeadLetter]:
-    return [decode(DeadLetter, value) for _, value in asyncio.run(_read(bootstrap, dlq))]
+    return [decode(DeadLetter, value) for _, _, value in asyncio.run(_read(bootstrap, dlq))]
 
 
-async def _commit_earliest(bootstrap: str, group: str, topics: list[str]) -> dict[str, int] | None:
-    """Commit the earliest offsets for ``group`` with a plain consumer; None while the group refuses it."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+async def _commit_earliest(bootstrap: str, group: str, member: str, topics: list[str]) -> dict[str, int] | None:
+    """Commit the earliest offsets for ``group``; records per topic to replay, None until assigned.
+
+    The group's static member keeps it until its session times out, and the broker refuses a commit from
+    outside it meanwhile (UnknownMemberId); joining with the member's own instance id takes its place at
+    once (KIP-345), as an operator resetting a stopped service would.
+    """
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, group_id=group, group_instance_id=member, enable_auto_commit=False
+    )
     await consumer.start()
     try:
-        partitions = await _partitions(consumer, topics)
-        consumer.assign(partitions)
+        await consumer.getmany(timeout_ms=2000)  # joins the group; the records are not used
+        partitions = sorted(consumer.assignment())
+        if {tp.topic for tp in partitions} != set(topics):
+            return None
         earliest = await consumer.beginning_offsets(partitions)
         end = await consumer.end_offsets(partitions)
         try:
             await consumer.commit(dict(earliest))
-        except KafkaError:  # a static member stays in the group until its session times out
+        except KafkaError:  # a rebalance raced the commit: try again
             return None
         return {t: sum(end[tp] - earliest[tp] for tp in partitions if tp.topic == t) for t in topics}
     finally:
@@ -201,6 +211,17 @@ def alive(pids: list[int]) -> list[int]:
     return living
 
 
+def process_kind(pid: int) -> str:
+    """'pool worker', 'resource tracker' or the program, from the command line."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    if "resource_tracker" in command:
+        return "resource tracker"
+    return "pool worker" if "spawn_main" in command else command[:60]
+
+
 # --- The run ----------------------------------------------------------------------------------------------
 
 
@@ -208,16 +229,20 @@ def alive(pids: list[int]) -> list[int]:
 class Wave:
     number: int
     folder: Path
-    articles: dict[str, str]
+    articles: dict[str, str] = field(default_factory=dict)
     """Expected article_id -> title, from the same extraction code, run in this process."""
+    pages: dict[str, str] = field(default_factory=dict)
+    """Expected article_id -> the file name of its page."""
 
 
 @dataclass
 class Row:
     fault: str
     happened: str
+    stage: str | None = None
+    """The stage the fault hit: its row counts the articles that stopped there (None: not applicable)..."""
     wave: Wave | None = None
-    """Lost and duplicated articles are counted over this wave's articles; None: not applicable."""
+    """...among this wave's articles (the files a killed ingest had in hand), else among all."""
     ok: bool = True
     lost: int | None = None
     duplicates: int | None = None
@@ -276,7 +301,7 @@ class Run:
 
     def finished(self, process: subprocess.Popen[bytes]) -> int:
         """Wait for a process to exit, within the budget; its exit code."""
-        self.wait(lambda: process.poll() is not None, 600, f"{process.args} to finish", interval=0.2)
+        self.wait(lambda: process.poll() is not None, 600, "the ingest CLI to finish", interval=0.2)
         return process.returncode
 
     def when_progressed(self, progress: Callable[[], int], at: int, what: str) -> int:
@@ -296,11 +321,14 @@ class Run:
         self.wait(service.healthy, 300, f"{name} /healthz after its restart (log: {service.log_path})")
         happened = f"restarted, healthy in {time.monotonic() - started:.1f} s"
         with contextlib.suppress(AssertionError):  # the workers of the dead process should follow it out
-            self.wait(lambda: not alive(workers), 5, "orphaned workers to exit", interval=0.5)
+            self.wait(lambda: not alive(workers), 15, "orphaned workers to exit", interval=0.5)
         orphans = alive(workers)
         if orphans:
             self.orphans += orphans
-            happened += f"; {len(orphans)} of its {len(workers)} worker processes outlived it (orphans)"
+            kinds = Counter(process_kind(pid) for pid in orphans)
+            happened += f"; {len(orphans)} of its {len(workers)} child processes outlived it: " + ", ".join(
+                f"{n} {kind}" for kind, n in kinds.items()
+            )
         return happened
 
 
@@ -311,7 +339,7 @@ def write_waves(work: Path, tag: str, total: int, source: str) -> list[Wave]:
     """
     stories = corpus.all_stories()
     rng = random.Random(tag)
-    waves = [Wave(n + 1, work / f"wave-{n + 1}", {}) for n in range(WAVES)]
+    waves = [Wave(n + 1, work / f"wave-{n + 1}") for n in range(WAVES)]
     progress = Progress("pages written and extracted", total=total)
     for n in itertools.count():
         if progress.done == total:
@@ -328,6 +356,7 @@ def write_waves(work: Path, tag: str, total: int, source: str) -> list[Wave]:
             path.unlink()
             continue
         wave.articles.update(articles)
+        wave.pages.update((article_id, path.name) for article_id in articles)
         progress.advance()
     progress.finish()
     return waves
@@ -367,14 +396,15 @@ def wave_ingest_cli_killed(run: Run, wave: Wave) -> None:
     )
     if finished_first:
         happened = f"finished before the kill ({sent} documents): the fault did not happen; run again: exit {code}"
-    run.rows += [Row("SIGKILL ingest CLI mid-folder", happened, wave, ok=code == 0 and not finished_first), parse_row]
+    fault = "SIGKILL ingest CLI mid-folder (wave 1)"
+    run.rows += [Row(fault, happened, "ingest", wave, ok=code == 0 and not finished_first), parse_row]
 
 
 def kill_midway(run: Run, name: str, progress: Callable[[], int], wave: Wave, unit: str) -> Row:
     at = run.rng.randint(5, max(6, len(wave.articles) * 3 // 5))
     moved = run.when_progressed(progress, at, f"{name} to make progress")
     happened = f"SIGKILLed after {moved} {unit} since the wave began; " + run.kill_and_restart(name)
-    return Row(f"SIGKILL {name}", happened, wave)
+    return Row(f"SIGKILL {name} (wave {wave.number})", happened, name, wave if name == "ingest" else None)
 
 
 def wave_watch_killed(run: Run, wave: Wave, inbox: Path) -> None:
@@ -382,7 +412,7 @@ def wave_watch_killed(run: Run, wave: Wave, inbox: Path) -> None:
     for page in sorted(wave.folder.glob("*.html")):
         page.replace(inbox / page.name)  # an atomic move: the watcher never sees half a file
     ingest_row = kill_midway(run, "ingest", lambda: run.produced(RAW), wave, "documents to news.raw.v1")
-    ingest_row.fault = "SIGKILL ingest (watch mode)"
+    ingest_row.fault = f"SIGKILL ingest, watch mode (wave {wave.number})"
     run.rows += [ingest_row, kill_midway(run, "enrich", lambda: run.produced(ENRICHED), wave, "articles enriched")]
 
 
@@ -402,15 +432,15 @@ def wave_elasticsearch_away(run: Run, wave: Wave, inbox: Path) -> None:
     """Wave 4 into the watched folder; Elasticsearch stopped for 30 s at a random moment of it."""
     for page in sorted(wave.folder.glob("*.html")):
         page.replace(inbox / page.name)
-    fault = f"Elasticsearch stopped {OUTAGE_SECONDS} s"
+    fault = f"Elasticsearch stopped {OUTAGE_SECONDS} s (wave {wave.number})"
     if run.stack_dir is None:
         reason = "skipped: real servers are configured; stopping Elasticsearch alone needs the stand-in"
-        run.rows.append(Row(fault, reason, wave))
+        run.rows.append(Row(fault, reason))
         return
     index = run.services["index"]
     run.when_progressed(run.count, run.rng.randint(5, 60), "indexing to go on")
-    noida(run.stack_dir, "stop", "elasticsearch")
     stopped = time.monotonic()
+    noida(run.stack_dir, "stop", "elasticsearch")
     degraded_after = None
     while time.monotonic() - stopped < OUTAGE_SECONDS:
         index.assert_running()  # waiting, not crashing
@@ -429,7 +459,7 @@ def wave_elasticsearch_away(run: Run, wave: Wave, inbox: Path) -> None:
         f"index kept running: {seen}, {retries:.0f} retries of its Elasticsearch calls; "
         f"ok again {time.monotonic() - back:.1f} s after Elasticsearch was back"
     )
-    run.rows.append(Row(fault, happened, wave, ok=degraded_after is not None))
+    run.rows.append(Row(fault, happened, "index", ok=degraded_after is not None))
 
 
 def poison_values(key: str) -> dict[str, tuple[bytes, str | None]]:
@@ -458,8 +488,17 @@ def wave_poisoned(run: Run, wave: Wave) -> list[Poison]:
     return poisons
 
 
-def wait_drained(run: Run, expected: set[str], stall_seconds: float = 180) -> str | None:
-    """Wait until every expected article is indexed; else why not (the budget ran out, or indexing stalled)."""
+GROUPS = {"newsflow-parse": [RAW], "newsflow-enrich": [ARTICLES], INDEX_GROUP: [ENRICHED, TRENDS]}
+
+
+def pipeline_idle(run: Run) -> bool:
+    """Every stage's group has committed everything of its input: nothing more is coming."""
+    return all(asyncio.run(_lag(run.bootstrap, group, topics)) == 0 for group, topics in GROUPS.items())
+
+
+def wait_drained(run: Run, expected: set[str], quiet_seconds: float = 20, stall_seconds: float = 180) -> str | None:
+    """Wait until every expected article is indexed; else why not: the budget ran out, the pipeline is idle
+    (every group committed to the end), or nothing was indexed for ``stall_seconds`` (a group stuck behind)."""
     progress = Progress("articles indexed", total=len(expected))
     moved = time.monotonic()
     while True:
@@ -474,8 +513,11 @@ def wait_drained(run: Run, expected: set[str], stall_seconds: float = 180) -> st
             return None
         if time.monotonic() > run.deadline:
             return f"the budget ran out with {count} of {len(expected)} articles indexed"
+        if time.monotonic() - moved > quiet_seconds and pipeline_idle(run):
+            return f"every stage idle, its input committed to the end, at {count} of {len(expected)} articles"
         if time.monotonic() - moved > stall_seconds:
-            return f"nothing indexed for {stall_seconds:.0f} s, at {count} of {len(expected)} articles"
+            lags = {group: asyncio.run(_lag(run.bootstrap, group, topics)) for group, topics in GROUPS.items()}
+            return f"nothing indexed for {stall_seconds:.0f} s, at {count} of {len(expected)} articles; lag {lags}"
         time.sleep(2.0)
 
 
@@ -517,8 +559,9 @@ def replay_index(run: Run) -> Row:
     before = run.indexed()[0]
     index.stop()
     topics = [ENRICHED, TRENDS]
+    member = f"{INDEX_GROUP}-{run.env['NEWSFLOW_REPLICA']}"  # Settings.instance_id("index")
     records = run.wait(
-        lambda: asyncio.run(_commit_earliest(run.bootstrap, INDEX_GROUP, topics)),
+        lambda: asyncio.run(_commit_earliest(run.bootstrap, INDEX_GROUP, member, topics)),
         120,
         "the index group to take the reset",
         interval=1.0,
@@ -563,20 +606,25 @@ def ledger_row(run: Run) -> Row:
     )
 
 
+STAGES = ("ingest", "parse", "enrich", "index")
+
+
 def account(run: Run, waves: list[Wave]) -> None:
-    """Fill in lost and duplicated articles per wave, and the total row."""
+    """Fill in each fault's lost and duplicated articles, and the total row."""
     ids, titles = run.indexed()
     expected = {article_id: title for wave in waves for article_id, title in wave.articles.items()}
+    pages = {article_id: page for wave in waves for article_id, page in wave.pages.items()}
+    lost = {article_id for article_id in expected if not ids[article_id]}
+    lost_at = where_lost(run, lost, pages) if lost else {stage: {} for stage in STAGES}
 
-    def figures(articles: dict[str, str]) -> tuple[int, int]:
-        lost = sum(1 for article_id in articles if not ids[article_id])
-        return lost, sum(max(0, titles[title] - 1) for title in articles.values())
+    def duplicates(articles: dict[str, str]) -> int:
+        return sum(max(0, titles[title] - 1) for title in articles.values())
 
     for row in run.rows:
-        if row.wave is not None:
-            row.lost, row.duplicates = figures(row.wave.articles)
-            row.fault += f" (wave {row.wave.number})"
-    lost, duplicates = figures(expected)
+        if row.stage is not None:
+            scope = row.wave.articles if row.wave else expected
+            row.lost = len(lost_at[row.stage].keys() & scope.keys())
+            row.duplicates = duplicates(scope)
     unexpected = sum(n for article_id, n in ids.items() if article_id not in expected)
     unique = run.es.search(
         index="news-articles",
@@ -588,23 +636,43 @@ def account(run: Run, waves: list[Wave]) -> None:
         f"{len(expected)} articles expected; {sum(ids.values())} documents, {len(ids)} distinct _id, "
         f"cardinality(article_id) {unique}; {unexpected} with an unexpected id"
     )
-    if lost:
-        happened += "; lost: " + where_lost(run, {article_id for article_id in expected if not ids[article_id]})
+    for stage, where in lost_at.items():
+        if where:
+            positions = ", ".join(sorted(where.values())[:12])
+            happened += f"; {len(where)} lost at {stage} (last seen at {positions}{'…' if len(where) > 12 else ''})"
     ok = unexpected == 0 and unique == len(expected) == sum(ids.values())
-    run.rows.append(Row("all waves", happened, ok=ok, lost=lost, duplicates=duplicates))
+    run.rows.append(Row("all waves", happened, ok=ok, lost=len(lost), duplicates=duplicates(expected)))
 
 
-def where_lost(run: Run, lost: set[str]) -> str:
-    """How far the lost articles got: the topics they reached tell which stage dropped them."""
-    reached = {}
+def where_lost(run: Run, lost: set[str], pages: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Stage -> the lost articles that stopped there, each with the last place it was seen.
+
+    An article that never reached news.raw.v1 stopped at ingest; one whose page is on news.raw.v1 but that
+    is not on news.articles.v1 stopped at parse; and so on.
+    """
+    raw_pages: dict[str, str] = {}
+    for partition, offset, value in asyncio.run(_read(run.bootstrap, RAW)):
+        document = json_value(value)
+        if isinstance(document, dict) and document.get("source") == run.source:
+            raw_pages.setdefault(document.get("metadata", {}).get("filename", ""), f"{RAW} {partition}:{offset}")
+    seen: dict[str, dict[str, str]] = {}
     for topic in (ARTICLES, ENRICHED):
-        values = [json_value(value) for _, value in asyncio.run(_read(run.bootstrap, topic))]
-        reached[topic] = lost & {value.get("article_id") for value in values if isinstance(value, dict)}
-    parsed, enriched = reached[ARTICLES], reached[ENRICHED]
-    return (
-        f"{len(lost - parsed - enriched)} never reached {ARTICLES}, {len(parsed - enriched)} reached it but "
-        f"not {ENRICHED}, {len(enriched)} reached {ENRICHED} but not Elasticsearch (e.g. {sorted(lost)[:3]})"
-    )
+        seen[topic] = {}
+        for partition, offset, value in asyncio.run(_read(run.bootstrap, topic)):
+            article = json_value(value)
+            if isinstance(article, dict) and article.get("article_id") in lost:
+                seen[topic].setdefault(article["article_id"], f"{topic} {partition}:{offset}")
+    lost_at: dict[str, dict[str, str]] = {stage: {} for stage in STAGES}
+    for article_id in lost:
+        if article_id in seen[ENRICHED]:
+            lost_at["index"][article_id] = seen[ENRICHED][article_id]
+        elif article_id in seen[ARTICLES]:
+            lost_at["enrich"][article_id] = seen[ARTICLES][article_id]
+        elif pages[article_id] in raw_pages:
+            lost_at["parse"][article_id] = raw_pages[pages[article_id]]
+        else:
+            lost_at["ingest"][article_id] = pages[article_id]
+    return lost_at
 
 
 def json_value(value: bytes | None) -> Any:
@@ -618,10 +686,13 @@ def table(rows: list[Row]) -> str:
     def cell(value: int | None) -> str:
         return "–" if value is None else str(value)
 
+    def text(value: str) -> str:  # error messages span lines and may hold pipes: one Markdown cell each
+        return " ".join(value.split()).replace("|", "\\|")
+
     lines = ["| fault | what happened | articles lost | duplicates |", "|---|---|---|---|"]
     for row in rows:
         flag = "" if row.ok and not row.lost and not row.duplicates else " **FAILED**"
-        lines.append(f"| {row.fault}{flag} | {row.happened} | {cell(row.lost)} | {cell(row.duplicates)} |")
+        lines.append(f"| {row.fault}{flag} | {text(row.happened)} | {cell(row.lost)} | {cell(row.duplicates)} |")
     return "\n".join(lines)
 
 
@@ -659,7 +730,8 @@ def faults(run: Run, waves: list[Wave], inbox: Path) -> None:
     stuck = wait_drained(run, expected)
     if stuck:
         run.rows.append(Row("drain", stuck, ok=False))
-        return
+        if time.monotonic() > run.deadline:
+            return
     say("checking the poison's dead letters")
     check_poisons(run, poisons)
     say("resetting the index group to the earliest offsets")
@@ -679,7 +751,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=2000, help="pages to ingest, one article each")
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 31), help="picks the random moments")
-    parser.add_argument("--budget", type=float, default=1200, help="seconds before the run gives up")
+    parser.add_argument("--budget", type=float, default=1800, help="seconds before the run gives up")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
     if not corpus.datasets_present():

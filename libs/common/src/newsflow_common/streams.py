@@ -228,6 +228,11 @@ def run_worker(stage: Stage[Any], settings: Settings, guarantee: Guarantee = "at
     configure_logging(stage.service, settings.log_level)
     guard = guard_offsets({stage.input_topic})  # faust can lose records after a restart: see offsets.py
     app = faust_app(settings, stage.service, guarantee)
+
+    async def forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        guard.forget(args[0])  # the revoked partitions
+
+    app.on_partitions_revoked.connect(forget_revoked)
     if isinstance(stage, BatchStage):
         run_batch_stage(app, stage, settings, guard)
     else:
