@@ -17,7 +17,7 @@ import faust
 
 from newsflow_common.dlq import Rejected
 from newsflow_common.health import Health, start_http
-from newsflow_common.kafka import is_transient_kafka_error
+from newsflow_common.kafka import is_transient_kafka_error, pace_empty_fetches
 from newsflow_common.logs import configure_logging, get_logger, trace
 from newsflow_common.metrics import MESSAGES_IN, MESSAGES_OUT, PROCESSING_SECONDS
 from newsflow_common.offsets import OffsetGuard, catch_up, guard_offsets
@@ -107,6 +107,7 @@ def faust_app(settings: Settings, service: str, guarantee: Guarantee = "at_least
         )
     elif settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
         credentials = faust.SSLCredentials(cafile=settings.kafka_ssl_cafile)
+    pace_empty_fetches()  # faust consumes through aiokafka too
     servers = ";".join(f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(","))
     return faust.App(
         f"newsflow-{service}",
