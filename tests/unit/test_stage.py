@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client import REGISTRY
@@ -286,3 +287,16 @@ async def test_handle_many_overlaps_transforms_and_sends_in_record_order(sent):
     letter = sent.messages[-1][1]
     assert isinstance(letter, DeadLetter)
     assert letter.error_kind == "empty"
+
+
+def test_a_record_is_made_alike_from_aiokafka_and_faust_messages() -> None:
+    aiokafka_message = SimpleNamespace(
+        topic=ARTICLES, partition=1, offset=7, key=b"k", value=b"v", headers=(("trace-id", b"t-1"),)
+    )
+    faust_message = SimpleNamespace(
+        topic=ARTICLES, partition=1, offset=7, key=b"k", value=b"v", headers={"trace-id": b"t-1"}
+    )
+    expected = Record(ARTICLES, 1, 7, b"k", b"v", [("trace-id", b"t-1")])
+    assert Record.of(aiokafka_message) == expected
+    assert Record.of(faust_message) == expected
+    assert Record.of(SimpleNamespace(**{**vars(aiokafka_message), "headers": None})).headers == []

@@ -75,11 +75,7 @@ async def read_range(settings: Settings, tp: TP, offsets: range) -> list[Record]
         records: list[Record] = []
         while await consumer.position(partition) < end:
             for messages in (await consumer.getmany(partition, timeout_ms=1000)).values():
-                records += [
-                    Record(m.topic, m.partition, m.offset, m.key, m.value, list(m.headers))
-                    for m in messages
-                    if m.offset in offsets
-                ]
+                records += [Record.of(m) for m in messages if m.offset in offsets]
         return records
     finally:
         await consumer.stop()

@@ -12,10 +12,10 @@ import asyncio
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
@@ -46,6 +46,19 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, message: Any) -> Record:
+        """A record from a consumed message of aiokafka or faust (headers as pairs or as a mapping)."""
+        headers = message.headers or []
+        return cls(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            headers=list(headers.items()) if isinstance(headers, Mapping) else list(headers),
+        )
 
     @cached_property
     def trace_id(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar, cast
 
 import faust
@@ -152,19 +152,6 @@ def _sender(app: faust.App, service: str, health: Health) -> Send:
     return send
 
 
-def _record(event: faust.EventT[bytes]) -> Record:
-    message = event.message
-    raw_headers = message.headers or []
-    return Record(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        headers=list(raw_headers.items()) if isinstance(raw_headers, Mapping) else list(raw_headers),
-    )
-
-
 def _serve_health(app: faust.App, health: Health, settings: Settings) -> None:
     async def serve_health() -> None:
         await start_http(health, settings.http_host, settings.http_port)
@@ -179,47 +166,33 @@ def _serve_health(app: faust.App, health: Health, settings: Settings) -> None:
 
 
 def run_stage(app: faust.App, stage: Stage[Any], settings: Settings, guard: OffsetGuard) -> None:
-    """Declare the agent that feeds ``stage`` up to ``stage.concurrency`` records at a time, and the health task."""
+    """Declare the agent that feeds ``stage`` and the health task; take_events acks a batch once it is handled.
+
+    A :class:`BatchStage` gets its tables and batches of ``batch_size``; another stage gets what is in hand, up
+    to ``concurrency`` records (within: a lone record does not wait long for company).
+    """
     health = Health(stage.service)
     health.degraded("kafka", "starting")
     source = app.topic(stage.input_topic, key_type=bytes, value_type=bytes)
     send = _sender(app, stage.service, health)
+    handle: Callable[[Sequence[Record], Send], Awaitable[None]]
+    if isinstance(stage, BatchStage):
+        stage.declare(app)
+        size, within, handle = stage.batch_size, stage.batch_seconds, stage.handle_batch
+    else:
+        size, within, handle = stage.concurrency, 0.05, stage.handle_many
 
     async def handle_all(records: list[Record]) -> None:
-        for start in range(0, len(records), stage.concurrency):
-            await stage.handle_many(records[start : start + stage.concurrency], send)
+        for start in range(0, len(records), size):
+            await handle(records[start : start + size], send)
 
     @app.agent(source, name=f"{stage.service}-agent")
     async def process(stream: faust.StreamT[bytes]) -> None:
-        # What is in hand goes at once (within: a lone record does not wait for company); acked once handled.
-        batches = stream.take_events(stage.concurrency, within=0.05)  # type: ignore[attr-defined]
-        async for events in batches:
-            records = [_record(event) for event in events]
-            await catch_up(guard, app.consumer, settings, records, handle_all)  # what faust skipped, first
-            await stage.handle_many(records, send)
-
-    _serve_health(app, health, settings)
-
-
-def run_batch_stage(app: faust.App, stage: BatchStage[Any], settings: Settings, guard: OffsetGuard) -> None:
-    """Declare the stage's tables and the agent that feeds it batches; take_events acks a batch once handled."""
-    health = Health(stage.service)
-    health.degraded("kafka", "starting")
-    stage.declare(app)
-    source = app.topic(stage.input_topic, key_type=bytes, value_type=bytes)
-    send = _sender(app, stage.service, health)
-
-    async def handle_batches(records: list[Record]) -> None:
-        for start in range(0, len(records), stage.batch_size):
-            await stage.handle_batch(records[start : start + stage.batch_size], send)
-
-    @app.agent(source, name=f"{stage.service}-agent")
-    async def process(stream: faust.StreamT[bytes]) -> None:
-        batches = stream.take_events(stage.batch_size, within=stage.batch_seconds)  # type: ignore[attr-defined]
+        batches = stream.take_events(size, within=within)  # type: ignore[attr-defined]
         async for events in batches:  # StreamT's stub lacks take_events (faust-streaming 0.15)
-            records = [_record(event) for event in events]
-            await catch_up(guard, app.consumer, settings, records, handle_batches)  # what faust skipped, first
-            await stage.handle_batch(records, send)
+            records = [Record.of(event.message) for event in events]
+            await catch_up(guard, app.consumer, settings, records, handle_all)  # what faust skipped, first
+            await handle(records, send)
 
     _serve_health(app, health, settings)
 
@@ -234,9 +207,6 @@ def run_worker(stage: Stage[Any], settings: Settings, guarantee: Guarantee = "at
         guard.forget(args[0])  # the revoked partitions
 
     app.on_partitions_revoked.connect(forget_revoked)
-    if isinstance(stage, BatchStage):
-        run_batch_stage(app, stage, settings, guard)
-    else:
-        run_stage(app, stage, settings, guard)
+    run_stage(app, stage, settings, guard)
     worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
     worker.execute_from_commandline()

@@ -41,17 +41,6 @@ log = get_logger(__name__)
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
-def to_record(message: ConsumerRecord[bytes, bytes]) -> Record:
-    return Record(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        headers=list(message.headers),
-    )
-
-
 def count_articles(actions: Iterable[Action], outcome: str) -> None:
     """The ledger's view of indexing: articles only (trends and the deletes of moved copies are not stories)."""
     for action in actions:
@@ -97,7 +86,7 @@ class Indexer:
                 timeout_ms=int(self.settings.batch_seconds * 1000), max_records=self.settings.batch_size
             )
             if batch:
-                await self.index_batch([to_record(m) for messages in batch.values() for m in messages])
+                await self.index_batch([Record.of(m) for messages in batch.values() for m in messages])
                 await self.commit(batch)
             await self.report_lag()
 

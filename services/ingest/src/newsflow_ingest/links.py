@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import ConsumerRecord
 from aiokafka.errors import CommitFailedError
 
 from newsflow_common import kafka
@@ -38,7 +37,7 @@ async def consume_links(settings: IngestSettings, pages: PageIngest, stop: async
     try:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=1000, max_records=BATCH)
-            records = [_record(message) for messages in batches.values() for message in messages]
+            records = [Record.of(message) for messages in batches.values() for message in messages]
             if not records:
                 continue
             await asyncio.gather(*(handle_link(record, pages) for record in records))
@@ -62,14 +61,3 @@ async def handle_link(record: Record, pages: PageIngest) -> None:
         except Rejected as exc:
             topic, letter = reject_record(record, SERVICE, exc.kind, str(exc))
             await pages.ingestor.send(topic, letter)
-
-
-def _record(message: ConsumerRecord[bytes, bytes]) -> Record:
-    return Record(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        headers=list(message.headers or []),
-    )
