@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from newsflow_common.dlq import Rejected
+from newsflow_common.lifecycle import exit_with_parent
 from newsflow_common.logs import get_logger
 from newsflow_enrich.analysis import Analysis, Options, analyse_batch, warm_up
 from newsflow_schemas import Article
@@ -24,18 +23,9 @@ from newsflow_schemas import Article
 log = get_logger(__name__)
 
 
-def _start_worker(service_pid: int) -> None:
-    """A worker's initializer: exit when the service dies, then load the models.
-
-    A SIGKILLed service cannot shut its pool down; without this its workers would live on, orphaned.
-    """
-
-    def watch_parent() -> None:
-        while os.getppid() == service_pid:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch_parent, name="watch-parent", daemon=True).start()
+def _start_worker() -> None:
+    """A worker's initializer: exit with the service (a SIGKILLed one cannot shut its pool down), load models."""
+    exit_with_parent()
     warm_up()
 
 
@@ -59,9 +49,7 @@ class AnalysisPool:
         self._executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self.workers, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(os.getpid(),)
-        )
+        return ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_start_worker)
 
     def start_workers(self) -> None:
         """Start every worker now (each loads its models as it starts), without waiting for them."""
