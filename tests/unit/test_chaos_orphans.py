@@ -1,6 +1,6 @@
 """Found by the fault run (bench/chaos.py): a SIGKILLed parse left its extraction workers running, orphaned.
 
-Now each worker exits when the service that started it is gone.
+Now each worker of parse and of enrich exits when the service that started it is gone.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 PARSE_WITH_A_POOL = """
 import asyncio
@@ -23,6 +25,20 @@ async def main() -> None:
 asyncio.run(main())
 """
 
+ENRICH_WITH_A_POOL = """
+import asyncio
+from newsflow_enrich.analysis import Options
+from newsflow_enrich.pool import AnalysisPool
+
+async def main() -> None:
+    pool = AnalysisPool(Options(), workers=2)
+    await pool.warm_up()
+    print(*(process.pid for process in pool._executor._processes.values()), flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
 
 def running(pid: int) -> bool:
     try:
@@ -31,15 +47,23 @@ def running(pid: int) -> bool:
         return False
 
 
-def test_parse_workers_exit_when_parse_is_sigkilled() -> None:
-    parse = subprocess.Popen([sys.executable, "-c", PARSE_WITH_A_POOL], stdout=subprocess.PIPE, text=True)
-    assert parse.stdout is not None
-    workers = [int(pid) for pid in parse.stdout.readline().split()]
+@pytest.mark.parametrize("service", [PARSE_WITH_A_POOL, ENRICH_WITH_A_POOL], ids=["parse", "enrich"])
+def test_pool_workers_exit_when_their_service_is_sigkilled(service: str) -> None:
+    process = subprocess.Popen([sys.executable, "-c", service], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    workers = [int(pid) for pid in process.stdout.readline().split()]
     assert len(workers) == 2
     assert all(running(pid) for pid in workers)
-    parse.kill()  # no chance to shut the pool down
-    parse.wait()
+    process.kill()  # no chance to shut the pool down
+    process.wait()
     deadline = time.monotonic() + 15
     while any(running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not [pid for pid in workers if running(pid)], "extraction workers outlived the SIGKILLed parse"
+    assert not [pid for pid in workers if running(pid)], "pool workers outlived the SIGKILLed service"
+
+
+def test_a_worker_that_starts_after_its_service_died_exits_at_once() -> None:
+    # The service's pid is not this process's parent any more (it was re-parented while still importing).
+    late_worker = "from newsflow_common.lifecycle import exit_with_parent as e; e(1); import time; time.sleep(60)"
+    finished = subprocess.run([sys.executable, "-c", late_worker], timeout=20, check=False)
+    assert finished.returncode == 0

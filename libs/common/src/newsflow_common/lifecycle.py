@@ -30,15 +30,16 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     return True
 
 
-def exit_with_parent(poll_seconds: float = 1.0) -> None:
-    """In a worker process (a pool's initializer): exit as soon as the process that started it is gone.
+def exit_with_parent(service_pid: int, poll_seconds: float = 1.0) -> None:
+    """In a worker process (a pool's initializer, ``initargs=(os.getpid(),)``): exit once the service is gone.
 
     A SIGKILLed service cannot shut its pool down; without this its workers live on, orphaned, holding memory.
+    The service's pid comes from the service: a worker still importing when the service died has already been
+    handed to another parent, so its own parent at this point would not tell.
     """
-    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while os.getppid() == service_pid:
             time.sleep(poll_seconds)
         os._exit(0)
 

@@ -23,9 +23,9 @@ from newsflow_schemas import Article
 log = get_logger(__name__)
 
 
-def _start_worker() -> None:
+def _start_worker(service_pid: int) -> None:
     """A worker's initializer: exit with the service (a SIGKILLed one cannot shut its pool down), load models."""
-    exit_with_parent()
+    exit_with_parent(service_pid)
     warm_up()
 
 
@@ -49,7 +49,9 @@ class AnalysisPool:
         self._executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_start_worker)
+        return ProcessPoolExecutor(
+            self.workers, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(os.getpid(),)
+        )
 
     def start_workers(self) -> None:
         """Start every worker now (each loads its models as it starts), without waiting for them."""

@@ -75,6 +75,7 @@ class WorkerPool(Generic[T]):
                     mp_context=multiprocessing.get_context("spawn"),
                     max_tasks_per_child=DOCUMENTS_PER_WORKER,
                     initializer=exit_with_parent,  # a SIGKILLed parse leaves no orphaned workers behind
+                    initargs=(os.getpid(),),
                 )
                 warm_ups = [executor.submit(warm_up, self.function) for _ in range(self.workers)]
                 await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, warm_ups)), STARTUP_SECONDS)
