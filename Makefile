@@ -51,7 +51,7 @@ lint: install
 
 typecheck: install
 	$(UV) run --frozen mypy --strict -p newsflow_schemas -p newsflow_common
-	$(UV) run --frozen mypy -p newsflow_ingest -p newsflow_parse -p newsflow_enrich -p newsflow_index
+	$(UV) run --frozen mypy -p newsflow_ingest -p newsflow_parse -p newsflow_enrich -p newsflow_index -p newsflow_ops -p newsflow_analyst
 
 unit: install
 	$(UV) run --frozen pytest tests/unit

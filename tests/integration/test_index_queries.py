@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from newsflow_index import query
+from newsflow_analyst import cli as query
 from newsflow_schemas import EnrichedArticle, Entity, TrendCount
 from tests.integration.harness import Kafka, Service, wait_until
 

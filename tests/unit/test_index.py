@@ -13,9 +13,9 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import ApiError
 from pydantic import BaseModel
 
+from newsflow_common.es import is_transient_es_error
 from newsflow_common.stage import Record
 from newsflow_index.bulk import Action, RetryItems, _operations, _transient
-from newsflow_index.es import is_transient_es_error
 from newsflow_index.mappings import (
     ARTICLE_PROPERTIES,
     SETTINGS_COMPONENT,

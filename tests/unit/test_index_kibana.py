@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from newsflow_common.settings import Settings
 from newsflow_index.mappings import ARTICLE_PROPERTIES, TREND_PROPERTIES
-from newsflow_index.settings import IndexSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted((ROOT / "deploy" / "kibana").glob("*.ndjson"))
@@ -36,8 +36,8 @@ def mapped_fields(properties: dict[str, Any], prefix: str = "") -> set[str]:
 
 
 FIELDS = {
-    IndexSettings().articles_alias: mapped_fields(ARTICLE_PROPERTIES),
-    IndexSettings().trends_alias: mapped_fields(TREND_PROPERTIES),
+    Settings().articles_alias: mapped_fields(ARTICLE_PROPERTIES),
+    Settings().trends_alias: mapped_fields(TREND_PROPERTIES),
 }
 
 

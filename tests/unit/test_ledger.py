@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from newsflow_common.dlq import dead_letter
 from newsflow_common.stage import SOURCE_NAME_HEADER
-from newsflow_index.ledger import Fact, Indexed, Refused, build, facts_of
-from newsflow_index.ops import balance_lines, ledger_rows
+from newsflow_ops.cli import balance_lines, ledger_rows
+from newsflow_ops.ledger import Fact, Indexed, Refused, build, facts_of
 from newsflow_schemas import (
     ARTICLES,
     ENRICHED,

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     elasticsearch_api_key: SecretStr | None = None
     elasticsearch_ca_certs: str | None = None
     elasticsearch_verify_certs: bool = True
+    articles_alias: str = "news-articles"
+    """Alias of the monthly article indices: search it, write through it."""
+    trends_alias: str = "news-trends"
 
     def model_post_init(self, context: object, /) -> None:
         """Every secret this process knows is kept out of its logs."""

@@ -13,9 +13,9 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
+from newsflow_common.es import RETRYABLE_STATUS, is_transient_es_error
 from newsflow_common.retry import retry_forever
 from newsflow_common.stage import Record
-from newsflow_index.es import RETRYABLE_STATUS, is_transient_es_error
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError
 from elasticsearch import AsyncElasticsearch
 
-from newsflow_common import kafka
+from newsflow_common import es, kafka
 from newsflow_common.dlq import Rejected
 from newsflow_common.health import Health, start_http
 from newsflow_common.lifecycle import shutdown_event
@@ -27,7 +27,6 @@ from newsflow_common.logs import configure_logging, get_logger, trace
 from newsflow_common.metrics import BATCH_SIZE, CONSUMER_LAG, ES_BULK_SECONDS, LEDGER, MESSAGES_IN, MESSAGES_OUT
 from newsflow_common.retry import retry_forever
 from newsflow_common.stage import UNKNOWN_SOURCE, Record, decode_record, reject_record
-from newsflow_index import es
 from newsflow_index.bulk import Action, bulk_index, latest_versions, plan_moves
 from newsflow_index.metrics import STALE_VERSIONS
 from newsflow_index.routing import article_index, article_version

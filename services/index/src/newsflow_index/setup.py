@@ -13,12 +13,12 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
+from newsflow_common import es
 from newsflow_common.logs import configure_logging, get_logger
 from newsflow_common.retry import retry_forever
-from newsflow_index import es
+from newsflow_common.settings import Settings
 from newsflow_index.mappings import ARTICLE_PROPERTIES, TREND_PROPERTIES, component_templates, index_template
 from newsflow_index.routing import month_index
-from newsflow_index.settings import IndexSettings
 
 log = get_logger(__name__)
 
@@ -57,7 +57,7 @@ async def ensure_index(client: AsyncElasticsearch, index: str, aliases: dict[str
     return [f"index {index}"]
 
 
-async def ensure_all(client: AsyncElasticsearch, settings: IndexSettings) -> list[str]:
+async def ensure_all(client: AsyncElasticsearch, settings: Settings) -> list[str]:
     articles, trends = settings.articles_alias, settings.trends_alias
     changed = await ensure_templates(client, articles, ARTICLE_PROPERTIES, read_alias=True)
     changed += await ensure_templates(client, trends, TREND_PROPERTIES, read_alias=False)
@@ -67,7 +67,7 @@ async def ensure_all(client: AsyncElasticsearch, settings: IndexSettings) -> lis
     return changed
 
 
-async def setup(settings: IndexSettings) -> list[str]:
+async def setup(settings: Settings) -> list[str]:
     client = es.client(settings)
     try:
         return await retry_forever(
@@ -78,7 +78,7 @@ async def setup(settings: IndexSettings) -> list[str]:
 
 
 def main() -> None:
-    settings = IndexSettings()
+    settings = Settings()
     configure_logging("es-setup", settings.log_level)
     changed = asyncio.run(setup(settings))
     log.info("elasticsearch ready", changed=changed or "nothing: already up to date")

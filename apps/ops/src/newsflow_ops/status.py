@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from newsflow_common import kafka
 from newsflow_common.progress import Progress
 from newsflow_common.settings import Settings
-from newsflow_index.ledger import LEDGER_TOPICS, Fact, Indexed, facts_of
+from newsflow_ops.ledger import LEDGER_TOPICS, Fact, Indexed, facts_of
 from newsflow_schemas import ARTICLES, ENRICHED, LINKS, RAW, TRENDS, registry
 
 GROUPS = {"newsflow-parse": [RAW], "newsflow-enrich": [ARTICLES], "newsflow-index": [ENRICHED, TRENDS]}

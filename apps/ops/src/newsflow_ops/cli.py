@@ -25,12 +25,12 @@ from aiokafka.errors import KafkaError
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
+from newsflow_common import es
+from newsflow_common.cli import table
 from newsflow_common.logs import configure_logging
-from newsflow_index import es
-from newsflow_index.ledger import Report, build
-from newsflow_index.query import table
-from newsflow_index.settings import IndexSettings
-from newsflow_index.status import (
+from newsflow_common.settings import Settings
+from newsflow_ops.ledger import Report, build
+from newsflow_ops.status import (
     DEFAULT_SERVICES,
     Lag,
     as_rows,
@@ -60,7 +60,7 @@ LEDGER_COLUMNS = [
 SERVICE_COLUMNS = ["name", "health", "in", "out", "errors", "dead_letters", "in_per_s", "out_per_s", "url"]
 
 
-async def ledger(settings: IndexSettings, source: str | None) -> Report:
+async def ledger(settings: Settings, source: str | None) -> Report:
     consumer = offsets_reader(settings)
     client = es.client(settings)
     await consumer.start()
@@ -71,7 +71,7 @@ async def ledger(settings: IndexSettings, source: str | None) -> Report:
         await client.close()
 
 
-async def lags_and_dlqs(settings: IndexSettings) -> tuple[list[Lag], dict[str, int]]:
+async def lags_and_dlqs(settings: Settings) -> tuple[list[Lag], dict[str, int]]:
     consumer = offsets_reader(settings)
     await consumer.start()
     try:
@@ -100,7 +100,7 @@ def balance_lines(report: Report, limit: int | None = None) -> list[str]:
     return lines
 
 
-async def status(settings: IndexSettings, args: argparse.Namespace) -> dict[str, Any]:
+async def status(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     services = dict(DEFAULT_SERVICES)
     services.update(dict(item.split("=", 1) for item in args.service or ()))
     (lags, dlqs), statuses = await asyncio.gather(lags_and_dlqs(settings), services_status(services, args.interval))
@@ -138,7 +138,7 @@ def print_status(result: dict[str, Any]) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    settings = IndexSettings()
+    settings = Settings()
     if args.command == "status":
         result = await status(settings, args)
         print(json.dumps(result, indent=2)) if args.json else print_status(result)

@@ -8,12 +8,12 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, AsyncElasticsearch
 
-from newsflow_index.settings import IndexSettings
+from newsflow_common.settings import Settings
 
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 
 
-def client(settings: IndexSettings) -> AsyncElasticsearch:
+def client(settings: Settings) -> AsyncElasticsearch:
     """A client whose own retries are off: the callers retry with backoff and report health."""
     kwargs: dict[str, Any] = {"request_timeout": 30, "max_retries": 0, "retry_on_timeout": False}
     if settings.elasticsearch_api_key:

@@ -15,11 +15,12 @@ from typing import Any
 from aiohttp import web
 from elasticsearch import ApiError, AsyncElasticsearch
 
+from newsflow_analyst import queries
+from newsflow_analyst.settings import ApiSettings
+from newsflow_common import es
 from newsflow_common.health import Health, make_app
 from newsflow_common.lifecycle import shutdown_event
 from newsflow_common.logs import configure_logging, get_logger
-from newsflow_index import analyst, es
-from newsflow_index.settings import ApiSettings
 
 SERVICE = "api"
 log = get_logger(__name__)
@@ -39,9 +40,9 @@ def size_of(request: web.Request, default: int = 10) -> int:
     return int(raw)
 
 
-def filters_of(request: web.Request) -> analyst.Filters:
+def filters_of(request: web.Request) -> queries.Filters:
     q = request.query
-    return analyst.Filters(
+    return queries.Filters(
         source=q.get("source"),
         section=q.get("section"),
         site=q.get("site"),
@@ -55,7 +56,7 @@ def filters_of(request: web.Request) -> analyst.Filters:
 
 async def search(request: web.Request) -> Any:
     app = request.app
-    return await analyst.search(
+    return await queries.search(
         app[CLIENT], app[SETTINGS].articles_alias, request.query.get("q"), filters_of(request), size_of(request),
         request.query.get("after"),
     )  # fmt: skip
@@ -63,7 +64,7 @@ async def search(request: web.Request) -> Any:
 
 async def top(request: web.Request) -> Any:
     kind = request.query.get("type", "PERSON")
-    rows = await analyst.top_entities(
+    rows = await queries.top_entities(
         request.app[CLIENT], request.app[SETTINGS].articles_alias, kind, filters_of(request), size_of(request)
     )
     return {"type": kind, "entities": rows}
@@ -73,7 +74,7 @@ async def trending(request: web.Request) -> Any:
     window = request.query.get("window", "24h")
     if not (window[:-1].isdigit() and window[-1] in "mhdw"):
         raise BadRequest(f"window must look like 30m, 24h, 7d or 2w, not {window!r}")
-    rows = await analyst.trending(
+    rows = await queries.trending(
         request.app[CLIENT], request.app[SETTINGS].trends_alias, window, request.query.get("type"), size_of(request)
     )
     return {"window": window, "trends": rows}
@@ -81,7 +82,7 @@ async def trending(request: web.Request) -> Any:
 
 async def timeline(request: web.Request) -> Any:
     name, interval = request.match_info["name"], request.query.get("interval", "day")
-    rows = await analyst.timeline(
+    rows = await queries.timeline(
         request.app[CLIENT], request.app[SETTINGS].articles_alias, name, interval, filters_of(request)
     )
     return {"entity": name, "interval": interval, "periods": rows}
@@ -89,7 +90,7 @@ async def timeline(request: web.Request) -> Any:
 
 async def related(request: web.Request) -> Any:
     name = request.match_info["name"]
-    rows = await analyst.cooccurring(
+    rows = await queries.cooccurring(
         request.app[CLIENT], request.app[SETTINGS].articles_alias, name, filters_of(request), size_of(request)
     )
     return {"entity": name, "related": rows}
@@ -97,7 +98,7 @@ async def related(request: web.Request) -> Any:
 
 async def cluster(request: web.Request) -> Any:
     cluster_id = request.match_info["cluster_id"]
-    rows = await analyst.cluster(
+    rows = await queries.cluster(
         request.app[CLIENT], request.app[SETTINGS].articles_alias, cluster_id, size_of(request, 100)
     )
     return {"cluster_id": cluster_id, "articles": rows}
@@ -183,7 +184,7 @@ def openapi() -> dict[str, Any]:
         ),
         "/entities/{name}/timeline": get(
             "Articles naming the entity per hour or day",
-            [ENTITY, _param("interval", enum=list(analyst.INTERVALS), default="day"), *FILTER_PARAMS],
+            [ENTITY, _param("interval", enum=list(queries.INTERVALS), default="day"), *FILTER_PARAMS],
         ),
         "/entities/{name}/related": get(
             "People, organizations and places named in the same articles", [ENTITY, *FILTER_PARAMS, SIZE]

@@ -23,8 +23,10 @@ from typing import Any
 
 from elasticsearch import ApiError, AsyncElasticsearch
 
-from newsflow_index import analyst, es
-from newsflow_index.settings import IndexSettings
+from newsflow_analyst import queries
+from newsflow_common import es
+from newsflow_common.cli import table
+from newsflow_common.settings import Settings
 
 ENTITY_TYPES = ["PERSON", "ORG", "LOC", "NORP", "EVENT"]
 COLUMNS = {
@@ -37,8 +39,8 @@ COLUMNS = {
 }
 
 
-def filters(args: argparse.Namespace) -> analyst.Filters:
-    return analyst.Filters(
+def filters(args: argparse.Namespace) -> queries.Filters:
+    return queries.Filters(
         source=args.source,
         section=getattr(args, "section", None),
         site=getattr(args, "site", None),
@@ -49,45 +51,31 @@ def filters(args: argparse.Namespace) -> analyst.Filters:
     )
 
 
-async def answer(client: AsyncElasticsearch, settings: IndexSettings, args: argparse.Namespace) -> list[dict[str, Any]]:
+async def answer(client: AsyncElasticsearch, settings: Settings, args: argparse.Namespace) -> list[dict[str, Any]]:
     """The rows that answer one command."""
     articles = settings.articles_alias
     if args.command == "search":
-        page = await analyst.search(client, articles, args.text, filters(args), args.size, args.after)
+        page = await queries.search(client, articles, args.text, filters(args), args.size, args.after)
         print(f"{page['total']} articles" + (f"; next page: --after {page['next']}" if page["next"] else ""),
               file=sys.stderr)  # fmt: skip
         return list(page["hits"])
     if args.command == "top":
-        return await analyst.top_entities(client, articles, args.type, filters(args), args.size)
+        return await queries.top_entities(client, articles, args.type, filters(args), args.size)
     if args.command == "trending":
-        return await analyst.trending(client, settings.trends_alias, args.window, args.type, args.size)
+        return await queries.trending(client, settings.trends_alias, args.window, args.type, args.size)
     if args.command == "timeline":
-        return await analyst.timeline(client, articles, args.entity_name, args.interval, filters(args))
+        return await queries.timeline(client, articles, args.entity_name, args.interval, filters(args))
     if args.command == "related":
-        return await analyst.cooccurring(client, articles, args.entity_name, filters(args), args.size)
-    return await analyst.cluster(client, articles, args.cluster_id, args.size)
-
-
-def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """Aligned columns, cells cut at 80 characters."""
-
-    def cell(row: dict[str, Any], column: str) -> str:
-        value = row.get(column)
-        text = "" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
-        return text[:80]
-
-    widths = {c: max([len(c)] + [len(cell(r, c)) for r in rows]) for c in columns}
-    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip()]
-    lines += ["  ".join(cell(r, c).ljust(widths[c]) for c in columns).rstrip() for r in rows]
-    return "\n".join(lines)
+        return await queries.cooccurring(client, articles, args.entity_name, filters(args), args.size)
+    return await queries.cluster(client, articles, args.cluster_id, args.size)
 
 
 async def run(args: argparse.Namespace) -> int:
-    settings = IndexSettings()
+    settings = Settings()
     client = es.client(settings)
     try:
         if args.command == "wait":
-            found = await analyst.wait_for_count(
+            found = await queries.wait_for_count(
                 client, settings.articles_alias, args.count, filters(args), args.timeout
             )
             print(f"{found} articles searchable")
@@ -129,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
     subs["trending"].add_argument("--type", help="trend type as enrich emits it, e.g. PERSON or keyword")
     for name in ("timeline", "related"):
         subs[name].add_argument("entity_name", metavar="ENTITY")
-    subs["timeline"].add_argument("--interval", default="day", choices=list(analyst.INTERVALS))
+    subs["timeline"].add_argument("--interval", default="day", choices=list(queries.INTERVALS))
     subs["cluster"].add_argument("cluster_id", metavar="CLUSTER_ID")
     subs["cluster"].set_defaults(size=100)
     subs["wait"].add_argument("--count", type=int, required=True)

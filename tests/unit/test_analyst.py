@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow_index import analyst, api, query
-from newsflow_index.analyst import Filters, decode_cursor, encode_cursor, entity_clause
+from newsflow_analyst import api, queries
+from newsflow_analyst import cli as query
+from newsflow_analyst.queries import Filters, decode_cursor, encode_cursor, entity_clause
 
 
 def test_no_filters_is_no_clause():
@@ -72,5 +73,5 @@ def test_openapi_documents_every_route():
         names = {p["name"] for p in item["get"]["parameters"]}
         assert all(f"{{{name}}}" not in path or name in names for name in ("name", "cluster_id")), path
     assert set(document["paths"]["/entities/{name}/timeline"]["get"]["parameters"][1]["schema"]["enum"]) == set(
-        analyst.INTERVALS
+        queries.INTERVALS
     )

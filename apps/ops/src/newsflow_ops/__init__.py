@@ -1,0 +1,1 @@
+"""Newsflow operator tools: status, the completeness ledger and check, dead letters, topics."""
