@@ -13,27 +13,28 @@ from pathlib import Path
 import pytest
 
 PARSE_WITH_A_POOL = """
-import asyncio
-from newsflow_parse.pool import WorkerPool
+import asyncio, multiprocessing
+from newsflow_common.pool import WorkerPool
 
 async def main() -> None:
     pool = WorkerPool(len, timeout=60, workers=2)
+    await pool.warm_up()
     assert await pool.run("four") == 4
-    print(*(process.pid for process in pool._executor._processes.values()), flush=True)
+    print(*(process.pid for process in multiprocessing.active_children()), flush=True)
     await asyncio.sleep(600)
 
 asyncio.run(main())
 """
 
 ENRICH_WITH_A_POOL = """
-import asyncio
-from newsflow_enrich.analysis import Options
-from newsflow_enrich.pool import AnalysisPool
+import asyncio, multiprocessing
+from newsflow_common.pool import WorkerPool
+from newsflow_enrich.analysis import analyse_batch, warm_up
 
 async def main() -> None:
-    pool = AnalysisPool(Options(), workers=2)
+    pool = WorkerPool(analyse_batch, None, workers=2, initializer=warm_up)
     await pool.warm_up()
-    print(*(process.pid for process in pool._executor._processes.values()), flush=True)
+    print(*(process.pid for process in multiprocessing.active_children()), flush=True)
     await asyncio.sleep(600)
 
 asyncio.run(main())

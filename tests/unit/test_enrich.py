@@ -9,7 +9,7 @@ import pytest
 from newsflow_enrich.entities import Mention, extract_entities, fold_mentions, join_names, nlp
 from newsflow_enrich.language import detect_language
 from newsflow_enrich.names import clean_name
-from newsflow_enrich.service import EnrichStage
+from newsflow_enrich.service import Enricher
 from newsflow_schemas import ENRICHED, Article, EnrichedArticle, Position
 
 PARAGRAPH = (
@@ -27,7 +27,8 @@ def model():
 
 async def enrich(source: Article) -> EnrichedArticle:
     """The stage's output for one article (state in dicts, analysis in this process)."""
-    outputs = await EnrichStage().transform(source)
+    [outputs] = await Enricher().transform([source])
+    assert not isinstance(outputs, BaseException), outputs
     assert [topic for topic, _ in outputs] == [ENRICHED]
     enriched = outputs[0][1]
     assert isinstance(enriched, EnrichedArticle)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsflow_enrich.service import EnrichStage
+from newsflow_enrich.service import Enricher
 from newsflow_parse.extract import extract
 from newsflow_schemas import EnrichedArticle, RawDocument
 from tests.conftest import SAMPLE
@@ -48,7 +48,7 @@ async def stories() -> list[EnrichedArticle]:
     )
     articles = extract(raw)
     assert len(articles) == 4
-    results = await EnrichStage().transform_batch(articles)
+    results = await Enricher().transform(articles)
     enriched = [outputs[0][1] for outputs in results if not isinstance(outputs, Exception)]
     assert all(isinstance(e, EnrichedArticle) for e in enriched)
     return enriched  # type: ignore[return-value]

@@ -1,19 +1,19 @@
 """The enrich stage end to end in one process: bad input, huge input, other languages, clusters into trends.
 
-Batches go through BatchStage.handle_batch as the faust agent feeds them; `send` collects what would be
-produced (the Kafka side is covered by tests/integration/test_enrich_stream.py).
+Batches go through the runtime as the service runs them, the analysis stage then the state stage; a recording
+producer collects what would be produced (the Kafka side is covered by tests/integration/test_enrich_stream.py).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from newsflow_common.dlq import Rejected
 from newsflow_common.stage import Record
-from newsflow_enrich.service import EnrichStage, article_time
+from newsflow_enrich.service import AnalyseStage, InlinePool, StateStage, article_time
+from newsflow_enrich.settings import EnrichSettings
 from newsflow_schemas import (
+    ANALYSED,
     ARTICLES,
     ENRICHED,
     TRENDS,
@@ -24,6 +24,7 @@ from newsflow_schemas import (
     TrendCount,
     encode,
 )
+from tests.unit.runtime_harness import run_batch
 from tests.unit.test_enrich_state import STORY, T0, light_edit
 from tests.unit.test_ledger_metrics import ledger
 
@@ -57,9 +58,22 @@ class Sent(list[tuple[str, Message]]):
         return [m for _, m in self if isinstance(m, kind)]
 
 
-async def run(stage: EnrichStage, *messages: Article | bytes) -> Sent:
-    sent = Sent()
-    await stage.handle_batch([record(m, i) for i, m in enumerate(messages)], sent)
+Stages = tuple[AnalyseStage, StateStage]
+
+
+def EnrichStage(settings: EnrichSettings | None = None) -> Stages:
+    """Both enrich stages, the analysis in this process, the state in memory."""
+    settings = settings or EnrichSettings()
+    return AnalyseStage(settings, InlinePool()), StateStage(settings)
+
+
+async def run(stages: Stages, *messages: Article | bytes) -> Sent:
+    analyse, state = stages
+    first = (await run_batch(analyse, [record(m, i) for i, m in enumerate(messages)])).messages()
+    sent = Sent(item for item in first if item[0] != ANALYSED)
+    analysed = [m for topic, m in first if topic == ANALYSED]
+    second = await run_batch(state, [Record(ANALYSED, 0, i, b"k", encode(m)) for i, m in enumerate(analysed)])
+    sent.extend(second.messages())
     return sent
 
 
@@ -72,7 +86,7 @@ async def test_bad_records_go_to_the_dlq_in_place_and_the_batch_goes_on() -> Non
         article("empty", "   \n  "),
         article("a2", "Reuters reported from Beijing that China approved a record bond sale on Tuesday."),
     )
-    assert [topic for topic, _ in sent] == [ENRICHED, f"{ARTICLES}.dlq", f"{ARTICLES}.dlq", f"{ARTICLES}.dlq", ENRICHED]
+    assert [topic for topic, _ in sent] == [f"{ARTICLES}.dlq", f"{ARTICLES}.dlq", f"{ARTICLES}.dlq", ENRICHED, ENRICHED]
     letters = sent.of(DeadLetter)
     assert [letter.error_kind for letter in letters] == ["schema", "schema", "empty"]  # type: ignore[attr-defined]
     assert letters[0].original == b"not json"  # type: ignore[attr-defined]
@@ -131,9 +145,7 @@ async def test_an_article_too_short_to_tell_its_language_still_flows() -> None:
 
 
 async def test_ner_languages_are_configurable() -> None:
-    from newsflow_enrich.settings import EnrichSettings
-
-    stage = EnrichStage(EnrichSettings(ner_languages=[]))
+    stage = EnrichStage(EnrichSettings(ner_languages=[]))  # the state stage reads the setting too
     enriched = (await run(stage, article("a", STORY))).of(EnrichedArticle)[0]
     assert enriched.language == "en"  # type: ignore[attr-defined]
     assert enriched.entities == []  # type: ignore[attr-defined]
@@ -171,7 +183,7 @@ def test_article_time_is_published_else_parsed_and_never_far_past_parsing() -> N
     assert article_time(unknown) == now
 
 
-async def test_transform_of_one_message_raises_rejected_for_it() -> None:
-    with pytest.raises(Rejected) as info:
-        await EnrichStage().transform(article("empty", ""))
-    assert info.value.kind == "empty"
+async def test_an_article_with_no_body_is_rejected_as_empty() -> None:
+    [result] = await EnrichStage()[0].transform([article("empty", "")])
+    assert isinstance(result, Rejected)
+    assert result.kind == "empty"

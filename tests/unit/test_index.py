@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from newsflow_common.es import is_transient_es_error
 from newsflow_common.stage import Record
-from newsflow_index.bulk import Action, RetryItems, _operations, _transient
+from newsflow_index.bulk import Action, RetryItems, _operations
 from newsflow_index.mappings import (
     ARTICLE_PROPERTIES,
     SETTINGS_COMPONENT,
@@ -181,19 +181,20 @@ def test_request_errors_are_not_transient(status):
 def test_connection_failures_are_transient():
     assert is_transient_es_error(TransportConnectionError("connection refused"))
     assert is_transient_es_error(ConnectionTimeout("timed out"))
-    assert is_transient_es_error(ConnectionRefusedError())
-    assert is_transient_es_error(TimeoutError())
 
 
 def test_other_exceptions_are_not_transient():
+    # A bare OSError or TimeoutError comes from a stage's own code (a file, a page), not from the client.
+    assert not is_transient_es_error(ConnectionRefusedError())
+    assert not is_transient_es_error(TimeoutError())
     assert not is_transient_es_error(ValueError("bad document"))
     assert not is_transient_es_error(KeyError("items"))
 
 
 def test_bulk_item_retries_are_transient():
-    assert _transient(RetryItems(3, 429))
-    assert _transient(api_error(503))
-    assert not _transient(api_error(400))
+    assert is_transient_es_error(RetryItems(3, 429))
+    assert is_transient_es_error(api_error(503))
+    assert not is_transient_es_error(api_error(400))
 
 
 # bulk operations

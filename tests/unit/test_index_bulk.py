@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from newsflow_common.runtime import is_surroundings_failure
 from newsflow_common.stage import Record
-from newsflow_index import bulk
-from newsflow_index.bulk import Action, _operations, bulk_index, latest_versions, plan_moves
+from newsflow_index.bulk import Action, RetryItems, _operations, bulk_once, latest_versions, plan_moves
 from newsflow_index.routing import article_index, article_version, month_index
 from newsflow_schemas import ENRICHED, EnrichedArticle
 
@@ -126,28 +126,21 @@ def item(status: int, error: str | None = None, kind: str = "index") -> dict[str
     return {kind: {"status": status, **({"error": {"type": error}} if error else {})}}
 
 
-def test_bulk_outcome_stale_refused_retried_and_missing_deletes(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(bulk, "retry_forever", _retry_without_sleeping)
-    actions = [versioned("ok", 1), versioned("old", 1), versioned("bad", 1), versioned("busy", 1),
+def test_bulk_outcome_stale_refused_and_missing_deletes():
+    actions = [versioned("ok", 1), versioned("old", 1), versioned("bad", 1),
                Action("news-articles-2024.04", "gone", None, RECORD, 1)]  # fmt: skip
     answers = Answers(
-        items=[
-            [item(201), item(409, "version_conflict_engine_exception"), item(400, "document_parsing_exception"),
-             item(429, "es_rejected_execution_exception"), item(404, kind="delete")],
-            [item(200)],
-        ]
+        items=[[item(201), item(409, "version_conflict_engine_exception"), item(400, "document_parsing_exception"),
+                item(404, kind="delete")]]
     )  # fmt: skip
-    outcome = asyncio.run(bulk_index(answers, actions, service="test"))  # type: ignore[arg-type]
+    outcome = asyncio.run(bulk_once(answers, actions))  # type: ignore[arg-type]
     assert outcome.stale == 1
     assert [(r.action.doc_id, r.status) for r in outcome.refused] == [("bad", 400)]
     assert "document_parsing_exception" in outcome.refused[0].error
-    assert answers.bulks[1] == _operations([actions[3]]), "only the 429 item is sent again"
 
 
-async def _retry_without_sleeping(operation: Any, *, transient: Any, **_: Any) -> Any:
-    while True:
-        try:
-            return await operation()
-        except Exception as exc:
-            if not transient(exc):
-                raise
+def test_a_busy_item_makes_the_bulk_a_transient_failure_for_the_runtime_to_retry():
+    answers = Answers(items=[[item(201), item(429, "es_rejected_execution_exception")]])
+    with pytest.raises(RetryItems) as info:
+        asyncio.run(bulk_once(answers, [versioned("ok", 1), versioned("busy", 1)]))  # type: ignore[arg-type]
+    assert is_surroundings_failure(info.value)

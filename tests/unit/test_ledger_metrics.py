@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from prometheus_client import REGISTRY
 
 from newsflow_common.dlq import Rejected
 from newsflow_common.stage import SOURCE_NAME_HEADER, Record, Stage
-from newsflow_index.bulk import Action
-from newsflow_index.service import count_articles
+from newsflow_index.service import IndexStage
+from newsflow_index.settings import IndexSettings
 from newsflow_ingest.ingestor import Ingestor
 from newsflow_ingest.settings import IngestSettings
 from newsflow_schemas import ARTICLES, ENRICHED, RAW, TRENDS, Article, Message, dlq_of, encode, header
+from tests.unit.runtime_harness import run_batch
 
 
 def ledger(stage: str, source: str, outcome: str) -> float:
@@ -27,14 +28,10 @@ def ledger(stage: str, source: str, outcome: str) -> float:
 class PickyStage(Stage[Article]):
     """Passes articles on, but refuses those whose title says so."""
 
-    service = "ledger-test"
-    input_topic = ARTICLES
+    name = "ledger-test"
+    inputs: ClassVar[Mapping[str, type[Message]]] = {ARTICLES: Article}
 
-    @property
-    def input_model(self) -> type[Article]:
-        return Article
-
-    async def transform(self, message: Article) -> Sequence[tuple[str, Message]]:
+    async def transform_one(self, message: Article) -> Sequence[tuple[str, Message]]:
         if "refuse" in message.title:
             raise Rejected("too-dull", "the title says so")
         return [(ENRICHED, message)]
@@ -55,18 +52,13 @@ def article(source: str, title: str) -> Article:
 
 async def test_a_stage_counts_outputs_and_dead_letters_by_source() -> None:
     source = f"s-{uuid.uuid4().hex[:6]}"
-    sent: list[tuple[str, Message]] = []
-
-    async def send(topic: str, message: Message) -> None:
-        sent.append((topic, message))
-
     stage = PickyStage()
-    for offset, value in enumerate([encode(article(source, "fine")), encode(article(source, "refuse me")), b"{}"]):
-        await stage.handle(Record(ARTICLES, 0, offset, b"k", value), send)
-    assert ledger(stage.service, source, "out") == 1
-    assert ledger(stage.service, source, "dead-letter:too-dull") == 1
-    assert ledger(stage.service, "unknown", "dead-letter:schema") >= 1  # no source in a message that did not decode
-    assert [topic for topic, _ in sent] == [ENRICHED, dlq_of(ARTICLES), dlq_of(ARTICLES)]
+    values = [encode(article(source, "fine")), encode(article(source, "refuse me")), b"{}"]
+    producer = await run_batch(stage, [Record(ARTICLES, 0, offset, b"k", value) for offset, value in enumerate(values)])
+    assert ledger(stage.name, source, "out") == 1
+    assert ledger(stage.name, source, "dead-letter:too-dull") == 1
+    assert ledger(stage.name, "unknown", "dead-letter:schema") >= 1  # no source in a message that did not decode
+    assert sorted(topic for topic, _ in producer.sent) == sorted([ENRICHED, dlq_of(ARTICLES), dlq_of(ARTICLES)])
 
 
 class HeaderProducer:
@@ -92,13 +84,7 @@ async def test_ingest_counts_sent_and_refused_and_names_the_source_of_a_refusal(
     assert [header(headers, SOURCE_NAME_HEADER) for headers in refusal_headers] == [source]
 
 
-def action(topic: str, source: str | None) -> Action:
-    document = None if source is None else {"source": source}
-    return Action("news-articles-2024.05", "a-1", document, Record(topic, 0, 0, None, b"{}"))
-
-
 def test_index_counts_articles_only() -> None:
-    source = f"s-{uuid.uuid4().hex[:6]}"
-    count_articles([action(ENRICHED, source), action(ENRICHED, source), action(TRENDS, source)], "indexed")
-    count_articles([action(ENRICHED, None)], "indexed")  # the delete of a moved copy is no new article
-    assert ledger("index", source, "indexed") == 2
+    stage = IndexStage(IndexSettings())
+    assert stage.ledger_outcome(Record(ENRICHED, 0, 0, None, b"{}")) == "indexed"
+    assert stage.ledger_outcome(Record(TRENDS, 0, 0, None, b"{}")) is None  # trends are not stories

@@ -34,14 +34,15 @@ def count(name: str, **labels: str) -> float:
 
 async def test_outputs_go_to_their_topics_and_are_counted() -> None:
     stage = ParseStage(ParseSettings(parse_workers=1))
+    await stage.start()
     try:
         plain_before = count("newsflow_parse_articles_total", extractor="plain-text")
         listings_before = count("newsflow_parse_listing_pages_total")
-        [(topic, _)] = await stage.transform(raw(TEXT, "text/plain"))
+        [(topic, _)] = await stage.transform_one(raw(TEXT, "text/plain"))
         assert topic == ARTICLES
-        links = await stage.transform(raw(f"<html><body>{TEASERS}</body></html>", "text/html"))
+        links = await stage.transform_one(raw(f"<html><body>{TEASERS}</body></html>", "text/html"))
         assert [topic for topic, _ in links] == [LINKS] * 6
         assert count("newsflow_parse_articles_total", extractor="plain-text") == plain_before + 1
         assert count("newsflow_parse_listing_pages_total") == listings_before + 1
     finally:
-        stage.pool.close()
+        await stage.close()

@@ -28,6 +28,6 @@ def client(settings: Settings) -> AsyncElasticsearch:
 
 def is_transient_es_error(exc: BaseException) -> bool:
     """Elasticsearch away, overloaded or slow: retry. A 4xx about the request itself: not."""
-    if isinstance(exc, TransportConnectionError | ConnectionTimeout | OSError | TimeoutError):
+    if isinstance(exc, TransportConnectionError | ConnectionTimeout):
         return True
     return isinstance(exc, ApiError) and exc.status_code in RETRYABLE_STATUS

@@ -1,34 +1,32 @@
-"""A stream stage: decode one record, transform it, produce the outputs or a dead letter.
+"""What a stage is: its inputs, its transform, its sink. The runtime (:mod:`newsflow_common.runtime`) does the rest.
 
-The transport (a faust agent, an aiokafka loop) only feeds records in and
-provides ``send``; what a stage does is its ``transform``. A failure of the
-record itself goes to the DLQ of the input topic; a failure of the surroundings
-propagates out of ``send`` and is retried there, so nothing is dropped.
+A stage subclass says only what is special about it: which topics it reads (and their models), what each
+record becomes, and where the outputs go (Kafka topics by default, Elasticsearch for index). Consuming,
+dead letters, retries, bookkeeping and commits are written once, in the runtime.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from abc import ABC
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
+from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
-from newsflow_common.dlq import Rejected, dead_letter
-from newsflow_common.logs import get_logger, trace
-from newsflow_common.metrics import DEAD_LETTERS, ERRORS, LEDGER, MESSAGES_IN, MESSAGES_OUT, PROCESSING_SECONDS
-from newsflow_schemas import Message, decode, dlq_of, header
+from newsflow_common.dlq import Rejected
+from newsflow_schemas import Message, decode, header
 
 In = TypeVar("In", bound=Message)
-Send = Callable[[str, Message], Awaitable[None]]
-"""Produce one message to a topic and wait for the ack; raises on a transient failure."""
-
-log = get_logger(__name__)
+Output = tuple[str, Message]
+"""Where a message goes (a topic, or a sink's destination) and the message."""
+Outputs = Sequence[Output]
+Result = Outputs | BaseException
+"""One input's outputs, or what it raised (a Rejected, or anything else: the record's own failure)."""
 
 UNKNOWN_SOURCE = "unknown"
 """The ledger's source of a message that could not be decoded."""
@@ -49,7 +47,7 @@ class Record:
 
     @classmethod
     def of(cls, message: Any) -> Record:
-        """A record from a consumed message of aiokafka or faust (headers as pairs or as a mapping)."""
+        """A record from a consumed aiokafka message (headers as pairs or as a mapping)."""
         headers = message.headers or []
         return cls(
             topic=message.topic,
@@ -74,93 +72,48 @@ def decode_record(record: Record, model: type[In]) -> In:
         raise Rejected("schema", f"not a valid {model.__name__}: {exc}") from exc
 
 
-def reject_record(record: Record, service: str, kind: str, error: str) -> tuple[str, Message]:
-    """The dead letter for a record, addressed to its topic's DLQ, counted and logged."""
-    dlq = dlq_of(record.topic)
-    DEAD_LETTERS.labels(service, dlq, kind).inc()
-    ERRORS.labels(service, kind).inc()
-    log.warning("dead-lettered", kind=kind, error=error[:300], topic=record.topic, offset=record.offset)
-    letter = dead_letter(
-        original=record.value or b"",
-        stage=service,
-        kind=kind,
-        error=error,
-        trace_id=record.trace_id,
-        key=record.key,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-    )
-    return dlq, letter
-
-
 def source_of(message: object) -> str:
     """The configured source name a message carries, for the ledger's labels."""
     source = getattr(message, "source", None)
     return source if isinstance(source, str) and source else UNKNOWN_SOURCE
 
 
-def outcome_of(result: Sequence[tuple[str, Message]] | Rejected) -> str:
-    """The ledger outcome of one input: its outputs went out, or it was dead-lettered for a kind."""
-    return f"dead-letter:{result.kind}" if isinstance(result, Rejected) else "out"
-
-
-def count_outcome(stage: str, message: object, outcome: str) -> None:
-    """Count one input's fate by source (newsflow_ledger_total), once its outputs are acknowledged."""
-    LEDGER.labels(stage, source_of(message), outcome).inc()
-
-
 class Stage(ABC, Generic[In]):
-    """One step of the pipeline: a subclass says only what is special about it."""
+    """One step of the pipeline, run by the runtime; a subclass overrides what is special about it."""
 
-    service: str
-    input_topic: str
+    name: ClassVar[str]
+    """The service and its consumer group (``newsflow-<name>``), in metrics and logs."""
+    inputs: ClassVar[Mapping[str, type[Message]]]
+    """The topics it reads and the model of each."""
+    batch_size: int = 64
+    """Records taken at once: their transforms overlap (worker pools), their outputs are acked together."""
+    batch_seconds: float = 0.1
+    """How long to wait for a batch to fill before taking what there is."""
 
-    @property
-    @abstractmethod
-    def input_model(self) -> type[In]: ...
+    async def start(self) -> None:
+        """Load models, start worker pools: before the first record."""
 
-    @abstractmethod
-    async def transform(self, message: In) -> Sequence[tuple[str, Message]]:
-        """The outputs for one input as (topic, message); raise Rejected for a bad input."""
+    async def close(self) -> None:
+        """Stop worker pools: after the last commit."""
 
-    concurrency: int = 1
-    """How many records the transport hands to :meth:`handle_many` at once (their transforms overlap)."""
+    async def transform(self, messages: Sequence[In]) -> Sequence[Result]:
+        """Each message's outputs, in order, or the exception it raised. By default one at a time, overlapping."""
+        return await asyncio.gather(*(self.transform_one(message) for message in messages), return_exceptions=True)
 
-    async def handle(self, record: Record, send: Send) -> None:
-        """Process one record to the end: its outputs acknowledged, or its dead letter."""
-        await self.handle_many([record], send)
+    async def transform_one(self, message: In) -> Outputs:
+        """One message's outputs as (topic, message); raise Rejected (or anything) for a bad input."""
+        raise NotImplementedError
 
-    async def handle_many(self, records: Sequence[Record], send: Send) -> None:
-        """Process records to the end, transforms at once, outputs in record order: acknowledged or dead letters."""
-        started = time.perf_counter()
-        for record in records:
-            MESSAGES_IN.labels(self.service, record.topic).inc()
-        results = await asyncio.gather(*(self._traced_outputs(record) for record in records))
-        for record, (decoded, outputs, outcome) in zip(records, results, strict=True):
-            with trace(record.trace_id, offset=record.offset, partition=record.partition):
-                for out_topic, message in outputs:
-                    await send(out_topic, message)
-                    MESSAGES_OUT.labels(self.service, out_topic).inc()
-                count_outcome(self.service, decoded, outcome)
-                log.info("processed", topic=record.topic, outputs=[topic for topic, _ in outputs])
-        elapsed = time.perf_counter() - started
-        for _ in records:
-            PROCESSING_SECONDS.labels(self.service).observe(elapsed)
+    async def after_batch(self) -> Outputs:
+        """Outputs that belong to no single input (windows the batch closed), acked before the commit."""
+        return []
 
-    async def _traced_outputs(self, record: Record) -> tuple[In | None, Sequence[tuple[str, Message]], str]:
-        with trace(record.trace_id, offset=record.offset, partition=record.partition):
-            return await self._outputs(record)
+    async def assigned(self, partitions: Sequence[tuple[str, int]]) -> None:
+        """Partitions given to this replica (a stateful stage restores their state here)."""
 
-    async def _outputs(self, record: Record) -> tuple[In | None, Sequence[tuple[str, Message]], str]:
-        """(the decoded input when it decoded, its outputs or dead letter, the ledger outcome)."""
-        decoded = None
-        try:
-            decoded = decode_record(record, self.input_model)
-            return decoded, await self.transform(decoded), "out"
-        except Rejected as exc:
-            return decoded, [reject_record(record, self.service, exc.kind, str(exc))], outcome_of(exc)
-        except Exception as exc:  # a bug or a library failing on this input: keep it, move on
-            log.exception("transform failed", topic=record.topic, offset=record.offset)
-            error = f"{type(exc).__name__}: {exc}"
-            return decoded, [reject_record(record, self.service, "unexpected", error)], "dead-letter:unexpected"
+    async def state_writes(self, producer: AIOKafkaProducer) -> None:
+        """Make the state changes of the batch durable; runs after the outputs were acked, before the commit."""
+
+    def ledger_outcome(self, record: Record) -> str | None:
+        """The ledger's outcome for an input whose outputs went out ('indexed' for index); None: not counted."""
+        return "out"

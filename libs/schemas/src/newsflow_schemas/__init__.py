@@ -2,6 +2,7 @@
 
 from newsflow_schemas.codec import decode, encode, header, headers
 from newsflow_schemas.models import (
+    AnalysedArticle,
     Article,
     DeadLetter,
     EnrichedArticle,
@@ -11,16 +12,19 @@ from newsflow_schemas.models import (
     Position,
     RawDocument,
     SourceHints,
+    Spelling,
     TrendCount,
 )
-from newsflow_schemas.topics import ARTICLES, ENRICHED, LINKS, RAW, TRENDS, Topic, dlq_of, registry, topic
+from newsflow_schemas.topics import ANALYSED, ARTICLES, ENRICHED, LINKS, RAW, TRENDS, Topic, dlq_of, registry, topic
 
 __all__ = [
+    "ANALYSED",
     "ARTICLES",
     "ENRICHED",
     "LINKS",
     "RAW",
     "TRENDS",
+    "AnalysedArticle",
     "Article",
     "DeadLetter",
     "EnrichedArticle",
@@ -30,6 +34,7 @@ __all__ = [
     "Position",
     "RawDocument",
     "SourceHints",
+    "Spelling",
     "Topic",
     "TrendCount",
     "decode",

@@ -155,6 +155,35 @@ class EnrichedArticle(Article):
     duplicate_of: str | None = Field(default=None, description="The earlier article this one nearly duplicates.")
 
 
+class Spelling(BaseModel):
+    """The ways one entity was written in an article (for the alias table)."""
+
+    type: str = Field(description="The entity type, as in Entity.type.")
+    name: str
+    spellings: list[str]
+
+
+class AnalysedArticle(Article):
+    """An article with what enrich learned from it alone, on its way to enrich's state (news.analysed.v1).
+
+    Internal to enrich: the per-article analysis scales out over replicas; canonical names, clusters and
+    trends are keyed state, applied by one consumer of this one-partition topic (decision 006).
+    """
+
+    schema_name: ClassVar[str] = "AnalysedArticle"
+
+    language: str | None = Field(description="ISO 639-1 code, None when undetected.")
+    entities: list[Entity] = Field(default_factory=list)
+    spellings: list[Spelling] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list)
+    word_count: int | None = Field(default=None, ge=0)
+    reading_time_minutes: float | None = Field(default=None, ge=0)
+    ner_truncated: bool = False
+    signature: str | None = Field(default=None, description="MinHash of the body's shingles, base64.")
+    analysed_at: AwareDatetime
+
+
 class TrendCount(Message):
     """How often a term appeared in a time window (news.trends.v1)."""
 

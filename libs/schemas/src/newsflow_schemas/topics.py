@@ -15,6 +15,7 @@ ARTICLES = "news.articles.v1"
 ENRICHED = "news.enriched.v1"
 TRENDS = "news.trends.v1"
 LINKS = "news.links.v1"
+ANALYSED = "news.analysed.v1"
 
 
 class Topic(BaseModel):

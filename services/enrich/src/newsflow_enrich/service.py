@@ -1,47 +1,175 @@
-"""The enrich stage: per article language, entities, keywords and facts; across articles clusters and trends.
+"""The enrich stages: per article language, entities, keywords and facts; across articles clusters and trends.
 
-Per article, the analysis runs in a process pool (:mod:`newsflow_enrich.pool`), a batch at a time. Across
-articles, the state lives in five faust tables backed by changelog topics, all keyed so that processing an
-article again changes nothing (docs/decisions/003-exactly-once-for-state.md):
+Two stages on the runtime, in one service (docs/decisions/006-enrich-state.md):
 
-- ``enrich-signatures``: article_id -> MinHash signature and cluster (duplicates, :mod:`.dedup`);
-- ``enrich-aliases``: type and folded spelling -> canonical name (:mod:`.aliases`);
-- ``enrich-trend-panes``, ``enrich-trend-history``, ``enrich-trend-marks``: windowed story counts per term,
-  their history for baselines, the watermark and closed windows (:mod:`.trends`).
-
-Tables write their changelog by key (``use_partitioner``): the state is the whole stream's, not a partition's,
-so enrich runs as one replica; its NER scales over the cores through the pool.
+- ``enrich`` (:class:`AnalyseStage`) reads news.articles.v1 and runs the per-article analysis in a worker
+  pool, a batch at a time; it holds no state, so replicas share the input's partitions and the cores.
+  Its output goes to news.analysed.v1, internal to enrich.
+- ``enrich-state`` (:class:`StateStage`) reads news.analysed.v1 (one partition: near-duplicates and aliases
+  are global) and applies the keyed state — duplicate signatures and clusters (:mod:`.dedup`), aliases
+  (:mod:`.aliases`), trend panes, history and marks (:mod:`.trends`) — in tables kept in a compacted changelog
+  (:mod:`newsflow_common.state`). Every update is keyed and recomputed, so a replayed batch changes nothing.
+  Among replicas, the one holding the partition applies the state; the others stand by.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+import asyncio
+from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-import faust
+from aiokafka import AIOKafkaProducer
 
 from newsflow_common.dlq import Rejected
 from newsflow_common.logs import get_logger
-from newsflow_common.metrics import MESSAGES_OUT
-from newsflow_common.stage import Send
-from newsflow_common.streams import BatchStage, Outputs
+from newsflow_common.pool import WorkerPool
+from newsflow_common.stage import Outputs, Result, Stage
+from newsflow_common.state import StateStore
 from newsflow_enrich.aliases import AliasBook
-from newsflow_enrich.analysis import Analysis, Options
+from newsflow_enrich.analysis import Analysis, Options, analyse_batch, warm_up
 from newsflow_enrich.dedup import DuplicateIndex
 from newsflow_enrich.entities import NAMED, names_of
-from newsflow_enrich.facts import countries
 from newsflow_enrich.metrics import DUPLICATES, LATE_ARTICLES, NER_TRUNCATED, NO_NER, SIGNATURES, WINDOWS_CLOSED
-from newsflow_enrich.pool import AnalysisPool, InlineAnalysis
 from newsflow_enrich.settings import EnrichSettings
 from newsflow_enrich.trends import TrendWindows, parse_windows
-from newsflow_schemas import ARTICLES, ENRICHED, TRENDS, Article, EnrichedArticle, topic
+from newsflow_schemas import (
+    ANALYSED,
+    ARTICLES,
+    ENRICHED,
+    TRENDS,
+    AnalysedArticle,
+    Article,
+    EnrichedArticle,
+    Message,
+    Spelling,
+    topic,
+)
 
 log = get_logger(__name__)
 TABLES = ("signatures", "aliases", "trend-panes", "trend-history", "trend-marks")
-
-
+CHANGELOG = "newsflow-enrich-state-changelog"
 FUTURE_SLACK = timedelta(days=1)
+
+
+def options_of(settings: EnrichSettings) -> Options:
+    return Options(frozenset(settings.ner_languages), settings.ner_lead_chars, settings.ner_max_chars)
+
+
+def chunks(articles: Sequence[Article], count: int) -> list[list[int]]:
+    """Indexes of the articles in ``count`` groups of about equal text length (longest first, greedy)."""
+    groups: list[list[int]] = [[] for _ in range(max(1, min(count, len(articles))))]
+    sizes = [0] * len(groups)
+    for index in sorted(range(len(articles)), key=lambda i: -len(articles[i].body)):
+        smallest = sizes.index(min(sizes))
+        groups[smallest].append(index)
+        sizes[smallest] += len(articles[index].body) + len(articles[index].title)
+    return [sorted(group) for group in groups if group]
+
+
+def analysed(article: Article, analysis: Analysis, now: datetime) -> AnalysedArticle:
+    spellings = [Spelling(type=kind, name=name, spellings=sorted(s)) for (kind, name), s in analysis.spellings.items()]
+    return AnalysedArticle(
+        **article.model_dump(),
+        language=analysis.language,
+        entities=analysis.entities,
+        spellings=spellings,
+        keywords=analysis.keywords,
+        countries=analysis.countries,
+        word_count=analysis.word_count,
+        reading_time_minutes=analysis.reading_time_minutes,
+        ner_truncated=analysis.ner_truncated,
+        signature=analysis.signature,
+        analysed_at=now,
+    )
+
+
+class AnalyseStage(Stage[Article]):
+    """What enrich learns from one article alone, in worker processes that load the models once."""
+
+    name = "enrich"
+    inputs: ClassVar[Mapping[str, type[Message]]] = {ARTICLES: Article}
+
+    def __init__(
+        self, settings: EnrichSettings | None = None, pool: WorkerPool[list[Analysis]] | InlinePool | None = None
+    ) -> None:
+        self.settings = settings or EnrichSettings()
+        self.batch_size = self.settings.batch_size
+        self.batch_seconds = self.settings.batch_seconds
+        self.pool = pool
+
+    async def start(self) -> None:
+        if self.pool is None:
+            self.pool = WorkerPool(analyse_batch, None, self.settings.workers or None, initializer=warm_up)
+        await self.pool.warm_up()
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    async def transform(self, messages: Sequence[Article]) -> Sequence[Result]:
+        """One pool call per worker, each with an equal share of text; a died worker fails only its share."""
+        assert self.pool is not None, "start() first"
+        results: list[Result] = [Rejected("empty", "the article has no body text") for _ in messages]
+        todo = [i for i, article in enumerate(messages) if article.body.strip()]
+        groups = [[todo[i] for i in group] for group in chunks([messages[i] for i in todo], self.pool.workers)]
+        options = options_of(self.settings)
+        parts = await _gather([self.pool.run([messages[i] for i in group], options) for group in groups])
+        now = datetime.now(UTC)
+        for group, part in zip(groups, parts, strict=True):
+            for position, index in enumerate(group):
+                if isinstance(part, BaseException):
+                    results[index] = part  # the runtime tries a died worker's articles again, one by one
+                else:
+                    results[index] = [(ANALYSED, analysed(messages[index], part[position], now))]
+        return results
+
+
+async def _gather(calls: Sequence[Any]) -> list[Any]:
+    return list(await asyncio.gather(*calls, return_exceptions=True))
+
+
+class InlinePool:
+    """The worker pool's interface in this process: for tests and the one-process baseline."""
+
+    workers = 1
+
+    async def warm_up(self) -> None:
+        await asyncio.to_thread(warm_up)
+
+    async def run(self, articles: list[Article], options: Options) -> list[Analysis]:
+        return analyse_batch(articles, options)
+
+    def close(self) -> None:
+        pass
+
+
+class Enricher:
+    """Both enrich stages in this process, state in memory: what the service does to articles, for tests and
+    the one-process baseline (no Kafka)."""
+
+    def __init__(self, settings: EnrichSettings | None = None) -> None:
+        settings = settings or EnrichSettings()
+        self.analyse = AnalyseStage(settings, InlinePool())
+        self.state = StateStage(settings)
+
+    async def transform(self, articles: Sequence[Article]) -> list[Result]:
+        """Each article's outputs (its EnrichedArticle) or the exception it raised, in order."""
+        results = list(await self.analyse.transform(articles))
+        ready = [i for i, r in enumerate(results) if not isinstance(r, BaseException)]
+        states = await self.state.transform([results[i][0][1] for i in ready])  # type: ignore[index,misc]
+        for index, state in zip(ready, states, strict=True):
+            results[index] = state
+        return results
+
+    async def enrich(self, article: Article) -> EnrichedArticle:
+        """One article's EnrichedArticle; raises what enriching it raised."""
+        [result] = await self.transform([article])
+        if isinstance(result, BaseException):
+            raise result
+        enriched = result[0][1]
+        assert isinstance(enriched, EnrichedArticle)
+        return enriched
 
 
 def article_time(article: Article) -> datetime:
@@ -52,33 +180,20 @@ def article_time(article: Article) -> datetime:
     return published
 
 
-async def _no_flush() -> None:
-    return None
+class StateStage(Stage[AnalysedArticle]):
+    """Canonical names, near-duplicate clusters and trend windows: keyed state, applied in stream order."""
 
+    name = "enrich-state"
+    inputs: ClassVar[Mapping[str, type[Message]]] = {ANALYSED: AnalysedArticle}
+    batch_size = 200
 
-class EnrichStage(BatchStage[Article]):
-    service = "enrich"
-    input_topic = ARTICLES
-
-    def __init__(self, settings: EnrichSettings | None = None, pool: AnalysisPool | InlineAnalysis | None = None):
+    def __init__(self, settings: EnrichSettings | None = None, store: StateStore | None = None) -> None:
         self.settings = settings or EnrichSettings()
-        self.batch_size = self.settings.batch_size
-        self.batch_seconds = self.settings.batch_seconds
-        options = Options(
-            ner_languages=frozenset(self.settings.ner_languages),
-            lead_chars=self.settings.ner_lead_chars,
-            max_chars=self.settings.ner_max_chars,
-        )
-        self.pool = pool or InlineAnalysis(options)
-        self._flush: Callable[[], Awaitable[None]] = _no_flush
-        self.use_tables({name: {} for name in TABLES})
-
-    @property
-    def input_model(self) -> type[Article]:
-        return Article
+        self.store = store or StateStore(self.settings, CHANGELOG, TABLES)
+        self.use_tables(dict(self.store.tables))
 
     def use_tables(self, tables: dict[str, MutableMapping[str, Any]]) -> None:
-        """Keep the state in these mappings (dicts in tests, faust tables in the service)."""
+        """Keep the state in these mappings (the store's tables; dicts in tests)."""
         settings = self.settings
         self.dedup = DuplicateIndex(tables["signatures"], settings.dedup_threshold, settings.dedup_max_articles)
         self.aliases = AliasBook(tables["aliases"])
@@ -92,78 +207,62 @@ class EnrichStage(BatchStage[Article]):
             settings.trend_min_stories,
         )
 
-    def declare(self, app: faust.App) -> None:
-        """The tables on the app; after each recovery the in-memory indexes are rebuilt from them."""
-        tables: dict[str, Any] = {
-            name: app.Table(f"enrich-{name}", partitions=topic(self.input_topic).partitions, use_partitioner=True)
-            for name in TABLES
-        }
-        self.use_tables(tables)
+    async def start(self) -> None:
+        await self.store.ensure_topic(topic(ANALYSED).partitions)
 
-        async def rebuild() -> None:
-            self.dedup.rebuild()
-            self.trends.rebuild()
-            SIGNATURES.set(len(self.dedup))
-            log.info("state recovered", signatures=len(self.dedup), watermark=self.trends.watermark)
+    async def assigned(self, partitions: Sequence[tuple[str, int]]) -> None:
+        """The state partition came (back) to this replica: rebuild the tables and the indexes over them."""
+        if not partitions:
+            return
+        await self.store.restore()
+        self.dedup.rebuild()
+        self.trends.rebuild()
+        SIGNATURES.set(len(self.dedup))
+        log.info("state recovered", signatures=len(self.dedup), watermark=self.trends.watermark)
 
-        tables["trend-marks"].on_recover(rebuild)
-        self._flush = app.producer.flush
+    async def state_writes(self, producer: AIOKafkaProducer) -> None:
+        await self.store.flush(producer)
 
-    async def transform_batch(self, messages: Sequence[Article]) -> list[Outputs | Rejected]:
-        results: list[Outputs | Rejected] = [Rejected("empty", "the article has no body text") for _ in messages]
-        to_analyse = [i for i, article in enumerate(messages) if article.body.strip()]
-        analyses = await self.pool.analyse([messages[i] for i in to_analyse])
+    async def transform(self, messages: Sequence[AnalysedArticle]) -> Sequence[Result]:
         now = datetime.now(UTC)
-        for index, analysis in zip(to_analyse, analyses, strict=True):
-            if isinstance(analysis, Rejected):
-                results[index] = analysis
-            else:
-                results[index] = [(ENRICHED, self.enrich(messages[index], analysis, now))]
-        return results
+        return [[(ENRICHED, self.enrich(message, now))] for message in messages]
 
-    def enrich(self, article: Article, analysis: Analysis, now: datetime) -> EnrichedArticle:
+    def enrich(self, article: AnalysedArticle, now: datetime) -> EnrichedArticle:
         """The stateful part, in stream order: canonical names, the cluster, the trend counts."""
-        entities = self.aliases.apply(analysis.entities, analysis.spellings)
-        match = self.dedup.assign(article.article_id, analysis.signature)
+        spellings: dict[tuple[str, str], set[str]] = {(s.type, s.name): set(s.spellings) for s in article.spellings}
+        entities = self.aliases.apply(article.entities, spellings)
+        match = self.dedup.assign(article.article_id, article.signature)
         terms: list[tuple[str, str]] = [(e.type, e.name) for e in entities if e.type in NAMED]
-        terms += [("KEYWORD", keyword) for keyword in analysis.keywords]
+        terms += [("KEYWORD", keyword) for keyword in article.keywords]
         if not self.trends.count(article_time(article), match.cluster_id, terms):
             LATE_ARTICLES.inc()
         if match.duplicate_of:
             DUPLICATES.inc()
-        if analysis.ner_truncated:
+        if article.ner_truncated:
             NER_TRUNCATED.inc()
-        if analysis.language not in self.settings.ner_languages:
-            NO_NER.labels(analysis.language or "unknown").inc()
+        if article.language not in self.settings.ner_languages:
+            NO_NER.labels(article.language or "unknown").inc()
         SIGNATURES.set(len(self.dedup))
+        fields = article.model_dump(exclude={"spellings", "signature", "analysed_at", "entities"})
         return EnrichedArticle(
-            **article.model_dump(),
-            language=analysis.language,
+            **fields,
             entities=entities,
             persons=names_of(entities, "PERSON"),
             organizations=names_of(entities, "ORG"),
             locations=names_of(entities, "LOC"),
             enriched_at=now,
-            keywords=analysis.keywords,
-            countries=countries(entities),
-            word_count=analysis.word_count,
-            reading_time_minutes=analysis.reading_time_minutes,
-            ner_truncated=analysis.ner_truncated,
             cluster_id=match.cluster_id,
             duplicate_of=match.duplicate_of,
         )
 
-    async def after_batch(self, send: Send) -> None:
-        """Emit the windows the batch closed: records acked first, then the window marked closed."""
-        closed = self.trends.due()
-        for window in closed:
+    async def after_batch(self) -> Outputs:
+        """The windows the batch closed; their marks reach the changelog only after these records are acked."""
+        outputs: list[tuple[str, Any]] = []
+        for window in self.trends.due():
             trace_id = f"trends-{window.spec.name}-{window.start}"
-            for record in self.trends.trend_counts(window, trace_id):
-                await send(TRENDS, record)
-                MESSAGES_OUT.labels(self.service, TRENDS).inc()
+            outputs += [(TRENDS, record) for record in self.trends.trend_counts(window, trace_id)]
             self.trends.mark_closed(window)
             WINDOWS_CLOSED.labels(window.spec.name).inc()
             log.info("window closed", window=window.spec.name, start=window.start, terms=len(window.counts))
-        if closed:
-            await self._flush()  # the closed marks are durable before the panes they free are dropped
-            self.trends.drop_closed_panes()
+        self.trends.drop_closed_panes()
+        return outputs

@@ -1,4 +1,4 @@
-"""Bulk-write a batch to Elasticsearch: idempotent by _id, versioned, retrying what is transient.
+"""Bulk-write a batch to Elasticsearch: idempotent by _id, versioned; what is transient raises, for a retry.
 
 A document Elasticsearch refuses for itself (mapping error, 400) is returned to the caller for the
 DLQ; the rest of the batch goes on. A version older than the one indexed (409 on an external
@@ -7,14 +7,14 @@ version) is not an error: the newer one stays, and the stale one is counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+from elasticsearch import ApiError, AsyncElasticsearch
 
-from newsflow_common.es import RETRYABLE_STATUS, is_transient_es_error
-from newsflow_common.retry import retry_forever
+from newsflow_common.es import RETRYABLE_STATUS
 from newsflow_common.stage import Record
 
 
@@ -28,6 +28,8 @@ class Action:
     record: Record
     version: int | None = None
     """External version (``external_gte``): Elasticsearch keeps the highest one."""
+    position: int = 0
+    """The record's position in its batch (refusals go back to it)."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,15 @@ class Outcome:
     """Versions older than the one already indexed, left out."""
 
 
-class RetryItems(Exception):
+class RetryItems(ApiError):
     """Some items failed transiently (429, 5xx): retried with backoff like a failed request."""
 
     def __init__(self, count: int, status: int) -> None:
-        super().__init__(f"{count} bulk items failed with status {status}")
-        self.status_code = status
+        super().__init__(
+            f"{count} bulk items failed with status {status}",
+            ApiResponseMeta(status, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "bulk", 0)),
+            {},
+        )
 
 
 def _operations(actions: Sequence[Action]) -> list[dict[str, Any]]:
@@ -100,49 +105,30 @@ async def plan_moves(client: AsyncElasticsearch, alias: str, actions: Sequence[A
         if int(hit["_version"]) > (action.version or 0):
             dropped.add(action.doc_id)  # a newer version lives in another month's index: keep it there
         else:
-            deletes.append(Action(hit["_index"], action.doc_id, None, action.record, action.version))
+            deletes.append(Action(hit["_index"], action.doc_id, None, action.record, action.version, action.position))
     kept = [action for action in actions if action.doc_id not in dropped or action.version is None]
     return kept + deletes, len(dropped)
 
 
-async def bulk_index(
-    client: AsyncElasticsearch,
-    actions: Sequence[Action],
-    *,
-    service: str,
-    on_failure: Callable[[BaseException], None] | None = None,
-) -> Outcome:
-    """Index every action; returns the refused ones. Returns only when nothing transient is left."""
-    pending = list(actions)
+async def bulk_once(client: AsyncElasticsearch, actions: Sequence[Action]) -> Outcome:
+    """One bulk request: the refused actions; raises when Elasticsearch or any item failed transiently (429,
+    5xx), so the caller retries the whole request (idempotent: ``_id`` and external versions)."""
     outcome = Outcome()
-
-    async def attempt() -> None:
-        nonlocal pending
-        response = await client.bulk(operations=_operations(pending), refresh=False)
-        retry: list[Action] = []
-        statuses = []
-        for action, item in zip(pending, response["items"], strict=True):
-            result = next(iter(item.values()))  # {"index": {...}} or {"delete": {...}}
-            status = int(result.get("status", 500))
-            if status < 300 or (action.source is None and status == 404):
-                continue
-            if status == 409 and action.version is not None:
-                outcome.stale += 1
-            elif status in RETRYABLE_STATUS:
-                retry.append(action)
-                statuses.append(status)
-            else:
-                outcome.refused.append(Refusal(action, status, str(result.get("error"))))
-        pending = retry
-        if retry:
-            raise RetryItems(len(retry), statuses[0])
-
-    if pending:
-        await retry_forever(
-            attempt, transient=_transient, service=service, name="elasticsearch bulk", on_failure=on_failure
-        )
+    if not actions:
+        return outcome
+    response = await client.bulk(operations=_operations(actions), refresh=False)
+    retry: list[int] = []
+    for action, item in zip(actions, response["items"], strict=True):
+        result = next(iter(item.values()))  # {"index": {...}} or {"delete": {...}}
+        status = int(result.get("status", 500))
+        if status < 300 or (action.source is None and status == 404):
+            continue
+        if status == 409 and action.version is not None:
+            outcome.stale += 1
+        elif status in RETRYABLE_STATUS:
+            retry.append(status)
+        else:
+            outcome.refused.append(Refusal(action, status, str(result.get("error"))))
+    if retry:
+        raise RetryItems(len(retry), retry[0])
     return outcome
-
-
-def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, RetryItems) or is_transient_es_error(exc)

@@ -22,12 +22,13 @@ from newsflow_common.health import Health, start_http
 from newsflow_common.lifecycle import shutdown_event, wait_or_stop
 from newsflow_common.logs import get_logger
 from newsflow_common.retry import retry_forever
+from newsflow_common.runtime import Runtime
 from newsflow_ingest.api import PushApi, start_api
 from newsflow_ingest.feeds import FeedPoller
 from newsflow_ingest.fetch import Fetcher
 from newsflow_ingest.files import find_files
 from newsflow_ingest.ingestor import SERVICE, Counts, Ingestor
-from newsflow_ingest.links import consume_links
+from newsflow_ingest.links import LinksStage
 from newsflow_ingest.pages import PageIngest
 from newsflow_ingest.seen import SeenStore
 from newsflow_ingest.settings import IngestSettings
@@ -103,8 +104,7 @@ async def run_service(settings: IngestSettings, sources: Sources) -> None:
         max_age = timedelta(days=settings.sitemap_max_age_days)
         jobs += [SitemapPoller(sitemap, fetcher, pages, seen, max_age).run(stop) for sitemap in config.sitemaps]
     if sources.links:
-        health.degraded("links", "starting")
-        jobs.append(consume_links(settings, pages, stop, health))
+        jobs.append(Runtime(LinksStage(pages), settings, health, producer).run(stop))
     try:
         if sources.api:
             api = PushApi(

@@ -1,10 +1,10 @@
-"""``newsflow-parse``: run the parse worker; ``newsflow-parse extract FILE|-``: extract from files or stdin."""
+"""``newsflow-parse``: run the parse stage; ``newsflow-parse extract FILE|-``: extract from files or stdin."""
 
 from __future__ import annotations
 
 import sys
 
-from newsflow_common.streams import run_worker
+from newsflow_common.runtime import run_service
 from newsflow_parse.service import ParseStage
 from newsflow_parse.settings import ParseSettings
 
@@ -15,7 +15,7 @@ def main() -> None:
 
         sys.exit(extract_main(sys.argv[2:]))
     settings = ParseSettings()
-    run_worker(ParseStage(settings), settings)
+    run_service("parse", settings, [ParseStage(settings)])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,458 @@
+"""The stage runtime: the one place that consumes. Every stage of every service runs on it.
+
+    consume -> decode -> transform -> outputs to the sink -> dead letters -> bookkeeping -> commit
+
+Written once, here:
+
+- **The commit rule.** A batch's offsets are committed only after every output of every record in it, and
+  every dead letter, was acknowledged (the produce ack, or Elasticsearch's bulk ack) and the stage's state
+  changes were made durable. A crash replays at most the batch in hand; effects are idempotent.
+- **The error policy.** A failure of the surroundings (broker or Elasticsearch away, 429/5xx, timeouts) is
+  retried with backoff, forever: the partitions pause, ``/healthz`` says degraded, nothing is committed past
+  it. *Anything else* raised while decoding or transforming a record, whatever its type, sends that record
+  to its topic's DLQ with the error kind and a short traceback, and the stream moves on. A record whose
+  worker process died is tried once more alone; if its worker dies again it goes to the DLQ as
+  ``worker-died``.
+- **The bookkeeping.** Messages in and out, dead letters and errors by kind, the ledger's outcome per input
+  and source, processing time, consumer lag; every log line of a record carries its trace id.
+
+Consumers use static membership (docs/decisions/002-static-membership.md) and manual commits; a commit
+that races a rebalance fails and the records come again (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from newsflow_common import kafka
+from newsflow_common.dlq import Rejected, dead_letter
+from newsflow_common.es import is_transient_es_error
+from newsflow_common.health import Health, start_http
+from newsflow_common.lifecycle import shutdown_event
+from newsflow_common.logs import configure_logging, get_logger, trace
+from newsflow_common.metrics import (
+    BATCH_SIZE,
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    ERRORS,
+    LEDGER,
+    MESSAGES_IN,
+    MESSAGES_OUT,
+    PROCESSING_SECONDS,
+    RETRIES,
+)
+from newsflow_common.pool import WorkerDied, WorkerFailure
+from newsflow_common.retry import backoff_delay
+from newsflow_common.settings import Settings
+from newsflow_common.stage import Output, Outputs, Record, Result, Stage, decode_record, source_of
+from newsflow_schemas import Message, dlq_of, encode, headers
+
+T = TypeVar("T")
+log = get_logger(__name__)
+
+IDLE_PAUSE_SECONDS = 0.1
+"""After an empty poll, the partitions rest this long: the local stand-in answers fetches at once, and an
+idle consumer would otherwise fetch in a tight loop (decision 001). Bounds the added latency."""
+
+
+def is_surroundings_failure(exc: BaseException) -> bool:
+    """Broker or Elasticsearch away, overloaded or slow: retried, never dead-lettered.
+
+    Only the clients' own errors count: a bare OSError or TimeoutError raised by a stage's code is about
+    its record (a file, a page), and goes to the DLQ like any other exception.
+    """
+    if isinstance(exc, KafkaError):
+        return kafka.is_transient_kafka_error(exc)
+    return is_transient_es_error(exc)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A record the sink refused for a reason of its own (Elasticsearch's 400, a message too large)."""
+
+    position: int
+    """The record's position in the batch."""
+    kind: str
+    error: str
+
+
+class Sink:
+    """Where a stage's outputs go: Kafka topics by default (index: Elasticsearch)."""
+
+    async def write(
+        self, outputs: Sequence[Outputs], records: Sequence[Record], producer: AIOKafkaProducer, service: str
+    ) -> list[Refusal]:
+        """Write each record's outputs (``records[i]`` gave ``outputs[i]``; outputs past the records belong to
+        none) and wait for the acks; returns the records refused for themselves; raises when the surroundings
+        fail (the runtime retries)."""
+        pending = [
+            (
+                position,
+                await producer.send(
+                    topic, encode(message), key=message.key().encode(), headers=headers(message, service)
+                ),
+            )
+            for position, record_outputs in enumerate(outputs)
+            for topic, message in record_outputs
+        ]
+        return await acks(pending)
+
+
+async def acks(pending: Sequence[tuple[int, asyncio.Future[Any]]]) -> list[Refusal]:
+    """Wait for every produce ack; a record refused for itself is returned, a transient failure raised."""
+    results = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
+    refusals: dict[int, Refusal] = {}
+    for (position, _), result in zip(pending, results, strict=True):
+        if isinstance(result, BaseException):
+            if is_surroundings_failure(result) or not isinstance(result, KafkaError):
+                raise result
+            refusals[position] = Refusal(position, f"kafka-{type(result).__name__}", str(result))
+    return list(refusals.values())
+
+
+@dataclass
+class Consumed:
+    """One record's way through a batch."""
+
+    record: Record
+    message: Message | None = None
+    result: Result | None = None
+
+    @property
+    def outputs(self) -> Outputs:
+        return self.result if isinstance(self.result, Sequence) else []
+
+
+class Runtime:
+    """Runs one stage: its consumer, the batches, the commits. ``await Runtime(...).run(stop)``."""
+
+    def __init__(
+        self,
+        stage: Stage[Any],
+        settings: Settings,
+        health: Health,
+        producer: AIOKafkaProducer,
+        sink: Sink | None = None,
+    ) -> None:
+        self.stage, self.settings, self.health, self.producer = stage, settings, health, producer
+        self.sink = sink or Sink()
+        self.service = stage.name
+        self._retrying = False
+        self._attempts: dict[str, int] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Batch after batch until ``stop``; the batch in hand is finished and committed first."""
+        self.consumer = kafka.consumer(self.settings, self.service, *self.stage.inputs)
+        await self.retrying("connect", self.connect)
+        log.info("consuming", stage=self.service, topics=list(self.stage.inputs), group=f"newsflow-{self.service}")
+        try:
+            while not stop.is_set():
+                batch = await self.consumer.getmany(
+                    timeout_ms=int(self.stage.batch_seconds * 1000), max_records=self.stage.batch_size
+                )
+                if not batch:
+                    await self.rest(stop)
+                    continue
+                records = [Record.of(message) for messages in batch.values() for message in messages]
+                await self.while_polling(self.process(records))
+                await self.commit(records)
+        finally:
+            await self.consumer.stop()
+
+    async def connect(self) -> None:
+        listener = _Assignments(self)
+        self.consumer.subscribe(list(self.stage.inputs), listener=listener)
+        await self.consumer.start()
+        self.health.ok("kafka")
+
+    async def rest(self, stop: asyncio.Event) -> None:
+        """Nothing came: let the partitions rest a moment instead of fetching again at once."""
+        partitions = self.consumer.assignment()
+        self.consumer.pause(*partitions)
+        try:
+            await asyncio.wait_for(stop.wait(), IDLE_PAUSE_SECONDS)
+        except TimeoutError:
+            pass
+        finally:
+            self.consumer.resume(*(tp for tp in partitions if tp in self.consumer.assignment()))
+
+    # -- one batch --------------------------------------------------------------------------------------
+
+    async def process(self, records: Sequence[Record]) -> None:
+        """A batch to the end: each record's outputs acknowledged or its dead letter, then the state."""
+        started = time.perf_counter()
+        BATCH_SIZE.labels(self.service).observe(len(records))
+        consumed = [self.decode(record) for record in records]
+        await self.transform([c for c in consumed if c.result is None])
+        extra = await self.stage.after_batch()
+        outputs = [c.outputs for c in consumed] + [extra]
+        refusals = await self.retrying(
+            "write outputs", lambda: self.sink.write(outputs, records, self.producer, self.service)
+        )
+        for refusal in refusals:
+            if refusal.position < len(consumed):
+                consumed[refusal.position].result = Rejected(refusal.kind, refusal.error)
+        await self.dead_letters(consumed)
+        await self.retrying("write state", lambda: self.stage.state_writes(self.producer))
+        self.count(consumed, extra)
+        elapsed = time.perf_counter() - started
+        for _ in records:
+            PROCESSING_SECONDS.labels(self.service).observe(elapsed / len(records))
+
+    def decode(self, record: Record) -> Consumed:
+        MESSAGES_IN.labels(self.service, record.topic).inc()
+        consumed = Consumed(record)
+        try:
+            consumed.message = decode_record(record, self.stage.inputs[record.topic])
+        except Exception as exc:  # not JSON, the wrong schema, not UTF-8: the record's own fault
+            consumed.result = exc
+        return consumed
+
+    async def transform(self, batch: list[Consumed]) -> None:
+        """Each record's result; the surroundings' failures retried, a died worker's records tried alone."""
+        if not batch:
+            return
+        results = await self.transform_all([c.message for c in batch])
+        for consumed, result in zip(batch, results, strict=True):
+            consumed.result = result
+        for consumed in batch:
+            if isinstance(consumed.result, WorkerDied):
+                consumed.result = (await self.transform_all([consumed.message]))[0]
+                if isinstance(consumed.result, WorkerDied):
+                    consumed.result = Rejected("worker-died", f"its worker died twice: {consumed.result}")
+
+    async def transform_all(self, messages: Sequence[Any]) -> Sequence[Result]:
+        """The stage's transform; one that raises for the whole batch is asked again one message at a time."""
+        while True:
+            try:
+                results = await self.stage.transform(messages)
+            except Exception as exc:
+                if is_surroundings_failure(exc):
+                    await self.backoff("transform", exc)
+                    continue
+                if len(messages) == 1:
+                    return [exc]
+                log.warning("batch failed; one record at a time", error=repr(exc)[:300], size=len(messages))
+                return [r for message in messages for r in await self.transform_all([message])]
+            if not any(isinstance(r, BaseException) and is_surroundings_failure(r) for r in results):
+                self.recovered("transform")
+                return results
+            await self.backoff("transform", next(r for r in results if isinstance(r, BaseException)))
+
+    async def dead_letters(self, consumed: Sequence[Consumed]) -> None:
+        """Every failed record to its topic's DLQ, with the reason; acked before the commit."""
+        letters: list[list[Output]] = []
+        for item in consumed:
+            if isinstance(item.result, BaseException):
+                letters.append([self.letter(item.record, item.result)])
+        if letters:
+            await self.retrying("write dead letters", lambda: Sink().write(letters, [], self.producer, self.service))
+
+    def letter(self, record: Record, error: BaseException) -> Output:
+        kind, message = describe(error)
+        dlq = dlq_of(record.topic)
+        DEAD_LETTERS.labels(self.service, dlq, kind).inc()
+        ERRORS.labels(self.service, kind).inc()
+        with trace(record.trace_id, offset=record.offset, partition=record.partition):
+            log.warning("dead-lettered", kind=kind, error=message[:300], topic=record.topic)
+        return dlq, dead_letter(
+            original=record.value or b"",
+            stage=self.service,
+            kind=kind,
+            error=message,
+            trace_id=record.trace_id,
+            key=record.key,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+
+    def count(self, consumed: Sequence[Consumed], extra: Outputs) -> None:
+        for item in consumed:
+            with trace(item.record.trace_id, offset=item.record.offset, partition=item.record.partition):
+                outcome: str | None
+                if isinstance(item.result, BaseException):
+                    outcome = f"dead-letter:{describe(item.result)[0]}"
+                else:
+                    for topic, _ in item.outputs:
+                        MESSAGES_OUT.labels(self.service, topic).inc()
+                    outcome = self.stage.ledger_outcome(item.record)
+                    log.debug("processed", topic=item.record.topic, outputs=[topic for topic, _ in item.outputs])
+                if outcome is not None:
+                    LEDGER.labels(self.service, source_of(item.message), outcome).inc()
+        for topic, _ in extra:
+            MESSAGES_OUT.labels(self.service, topic).inc()
+
+    # -- commit, retries, membership ----------------------------------------------------------------------
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+        try:
+            await self.retrying("commit", lambda: self.consumer.commit(offsets))
+        except CommitFailedError as exc:  # a rebalance raced the commit: the records come again
+            log.warning("commit failed; records will be redelivered", error=str(exc)[:300])
+        for tp, position in offsets.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
+    async def retrying(self, name: str, operation: Callable[[], Awaitable[T]]) -> T:
+        """``operation`` until it succeeds; the surroundings' failures wait with backoff, others raise."""
+        while True:
+            try:
+                result = await operation()
+            except Exception as exc:
+                if not is_surroundings_failure(exc):
+                    raise
+                await self.backoff(name, exc)
+                continue
+            self.recovered(name)
+            return result
+
+    async def backoff(self, name: str, exc: BaseException) -> None:
+        RETRIES.labels(self.service, name).inc()
+        self.health.degraded(dependency_of(exc), f"{name}: {exc!r}"[:200])
+        self._retrying = True
+        self._attempts[name] = attempt = self._attempts.get(name, 0) + 1
+        delay = backoff_delay(attempt)
+        log.warning("retrying", operation=name, delay=round(delay, 2), error=repr(exc)[:300])
+        await asyncio.sleep(delay)
+
+    def recovered(self, name: str) -> None:
+        if self._attempts.pop(name, None) is not None:
+            self._retrying = False
+            for check in ("kafka", "elasticsearch"):
+                if check in self.health.checks:
+                    self.health.ok(check)
+
+    async def while_polling(self, work: Awaitable[None]) -> None:
+        """Await ``work``; while it is held up by a retry, keep the group membership with empty polls.
+
+        A consumer that does not poll for ``max.poll.interval.ms`` leaves its group; during a long outage
+        the partitions are paused and polled for nothing, and what a poll brings anyway is sought back.
+        """
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            await asyncio.wait({task}, timeout=1.0)
+            if self._retrying and not task.done():
+                self.consumer.pause(*self.consumer.assignment())
+                for partition, messages in (await self.consumer.getmany(timeout_ms=0)).items():
+                    self.consumer.seek(partition, messages[0].offset)
+        self.consumer.resume(*self.consumer.assignment())
+        task.result()
+
+
+class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells the stage which partitions it holds (a stateful stage restores their state first)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        log.info("partitions revoked", partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        partitions = sorted((tp.topic, tp.partition) for tp in assigned)
+        log.info("partitions assigned", partitions=[f"{t}:{p}" for t, p in partitions])
+        await self.runtime.retrying("restore state", lambda: self.runtime.stage.assigned(partitions))
+
+
+def describe(error: BaseException) -> tuple[str, str]:
+    """(the error kind, a message with a short traceback) for a dead letter."""
+    if isinstance(error, Rejected):
+        return error.kind, str(error)
+    if isinstance(error, WorkerFailure):
+        return f"unexpected:{error.kind}", str(error)
+    kind = f"unexpected:{type(error).__name__}"
+    frames = traceback.format_exception(type(error), error, error.__traceback__, limit=-4)
+    return kind, f"{type(error).__name__}: {error}\n{''.join(frames)[-1500:]}"
+
+
+def dependency_of(exc: BaseException) -> str:
+    return "elasticsearch" if is_transient_es_error(exc) and not kafka.is_transient_kafka_error(exc) else "kafka"
+
+
+STOP_GRACE_SECONDS = 4.0
+"""After SIGTERM, the batch in hand has this long to finish and commit; then the service exits regardless
+(what was not committed comes again). Compose's stop timeout is longer."""
+
+
+async def serve(
+    service: str, settings: Settings, stages: Sequence[Stage[Any]], sinks: dict[str, Sink] | None = None
+) -> None:
+    """Run ``stages`` in one process until SIGTERM/SIGINT: one health server, one producer, a runtime each."""
+    stop = shutdown_event()
+    health = Health(service)
+    health.degraded("kafka", "starting")
+    runner = await start_http(health, settings.http_host, settings.http_port)
+    producer = kafka.producer(settings, service)
+    try:
+        if not await until_stopped(stop, start_all(producer, stages, service)):
+            return
+        runtimes = [Runtime(stage, settings, health, producer, (sinks or {}).get(stage.name)) for stage in stages]
+        tasks = [asyncio.create_task(runtime.run(stop), name=f"{runtime.service}-runtime") for runtime in runtimes]
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if stopping not in done:  # a runtime ended on its own: a bug; stop the others and say so
+            stop.set()
+        _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        for stage in stages:
+            await stage.close()
+        await producer.stop()
+        await runner.cleanup()
+        log.info("stopped", service=service)
+
+
+async def start_all(producer: AIOKafkaProducer, stages: Sequence[Stage[Any]], service: str) -> None:
+    """The producer connected (retried while the broker is away) and every stage started."""
+    while True:
+        try:
+            await producer.start()
+            break
+        except Exception as exc:
+            if not is_surroundings_failure(exc):
+                raise
+            log.warning("broker unreachable; retrying", error=repr(exc)[:200])
+            await asyncio.sleep(backoff_delay(3))
+    for stage in stages:
+        await stage.start()
+
+
+async def until_stopped(stop: asyncio.Event, work: Awaitable[None]) -> bool:
+    """Await ``work`` unless ``stop`` comes first (then it is cancelled): True when it finished."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+    task.result()
+    return True
+
+
+def run_service(
+    service: str, settings: Settings, stages: Sequence[Stage[Any]], sinks: dict[str, Sink] | None = None
+) -> None:
+    """A service's ``main``: JSON logs, then :func:`serve` until SIGTERM."""
+    configure_logging(service, settings.log_level)
+    asyncio.run(serve(service, settings, stages, sinks))
