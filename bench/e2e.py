@@ -159,10 +159,9 @@ def in_process_baseline(folder: Path) -> dict[str, Any]:
     """The same parse and enrich code on the same pages, in one process: no Kafka, no services."""
     from newsflow_common.dlq import Rejected
     from newsflow_common.logs import configure_logging
-    from newsflow_common.stage import Record
-    from newsflow_enrich.service import EnrichStage
+    from newsflow_enrich.service import Enricher
     from newsflow_parse.extract import extract
-    from newsflow_schemas import ARTICLES, ENRICHED, Article, Message, RawDocument, encode
+    from newsflow_schemas import Article, RawDocument
 
     files = sorted(folder.glob("*.html"))
     documents = [
@@ -180,16 +179,14 @@ def in_process_baseline(folder: Path) -> dict[str, Any]:
     ]
     enriched: set[str] = set()
 
-    async def count(topic: str, message: Message) -> None:
-        if topic == ENRICHED:
-            enriched.add(message.key())  # distinct ids: two pages may hold one article, indexed once
-
-    async def parse_and_enrich(stage: EnrichStage, pages: list[RawDocument]) -> None:
-        """Parse each page, then enrich in the stage's batches (its analysis in this process, state in dicts)."""
+    async def parse_and_enrich(stage: Enricher, pages: list[RawDocument]) -> None:
+        """Parse each page, then enrich in the service's batches (analysis in this process, state in memory)."""
         articles = [output for page in pages for output in outputs_of(page) if isinstance(output, Article)]
-        records = [Record(ARTICLES, 0, i, None, encode(a)) for i, a in enumerate(articles)]
-        for start in range(0, len(records), stage.batch_size):
-            await stage.handle_batch(records[start : start + stage.batch_size], count)
+        size = stage.analyse.batch_size
+        for start in range(0, len(articles), size):
+            for result in await stage.transform(articles[start : start + size]):
+                if not isinstance(result, BaseException):
+                    enriched.update(message.key() for _, message in result)  # distinct ids, as indexed
 
     def outputs_of(page: RawDocument) -> list[Any]:
         try:
@@ -198,7 +195,7 @@ def in_process_baseline(folder: Path) -> dict[str, Any]:
             return []
 
     configure_logging("bench", "WARNING")  # the services run at WARNING too: no line per article in either
-    stage = EnrichStage()
+    stage = Enricher()
     asyncio.run(parse_and_enrich(stage, documents[:1]))  # load models outside the timing
     enriched.clear()
     started = time.process_time(), time.perf_counter()

@@ -25,14 +25,15 @@ from typing import TypeVar
 
 import yake  # type: ignore[import-untyped]
 
+from newsflow_common.pool import WorkerPool
 from newsflow_common.progress import Progress
 from newsflow_enrich import entities as ner
-from newsflow_enrich.analysis import Options, analyse_batch, text_of
+from newsflow_enrich.analysis import Options, analyse_batch, text_of, warm_up
 from newsflow_enrich.dedup import signature
 from newsflow_enrich.facts import countries, word_count
 from newsflow_enrich.keywords import keywords
 from newsflow_enrich.language import detect_language
-from newsflow_enrich.pool import AnalysisPool
+from newsflow_enrich.service import chunks as shares
 from newsflow_schemas import Article
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
@@ -173,16 +174,17 @@ def english(articles: list[Article]) -> list[int]:
 async def pooled(articles: list[Article], options: Options, workers: int) -> tuple[float, float]:
     """(wall, CPU) seconds through the pool, CPU without the workers' start (measured on an idle pool)."""
     idle = Clock()
-    pool = AnalysisPool(options, workers)
+    pool = WorkerPool(analyse_batch, None, workers, initializer=warm_up)
     await pool.warm_up()
     pool.close()
     _, start_cpu = idle.stop()  # the workers' CPU is counted once they have exited
-    pool = AnalysisPool(options, workers)
+    pool = WorkerPool(analyse_batch, None, workers, initializer=warm_up)
     await pool.warm_up()
     progress = Progress(f"pool of {pool.workers}", len(articles))
     clock = Clock()
     for batch in batches(articles):
-        await pool.analyse(batch)
+        groups = shares(batch, pool.workers)  # one call per worker, as the enrich stage does
+        await asyncio.gather(*(pool.run([batch[i] for i in group], options) for group in groups))
         progress.advance(len(batch))
     progress.finish()
     wall, _ = clock.stop()

@@ -29,7 +29,7 @@ from elasticsearch import AsyncElasticsearch
 
 from newsflow_common.progress import Progress
 from newsflow_common.stage import Record
-from newsflow_index.bulk import Action, bulk_index, latest_versions, plan_moves
+from newsflow_index.bulk import Action, bulk_once, latest_versions, plan_moves
 from newsflow_index.mappings import ARTICLE_PROPERTIES
 from newsflow_index.routing import article_index, article_version
 from newsflow_index.service import chunks
@@ -88,7 +88,7 @@ async def ours(client: AsyncElasticsearch, alias: str, batch: list[Action], size
     for start in range(0, len(latest), size):
         for chunk in chunks(latest[start : start + size], 5 * 1024 * 1024):
             planned, _ = await plan_moves(client, alias, chunk)
-            outcome = await bulk_index(client, planned, service="bench")
+            outcome = await bulk_once(client, planned)
             assert not outcome.refused, outcome.refused[:1]
             progress.advance(len(chunk))
 

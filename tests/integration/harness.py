@@ -147,7 +147,7 @@ class Kafka:
         try:
             partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
             if not partitions:
-                await consumer.client.force_metadata_update()
+                await consumer.topics()  # asks the broker for the metadata of every topic
                 partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)

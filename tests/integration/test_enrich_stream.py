@@ -23,7 +23,7 @@ from tests.unit.test_enrich_state import STORY, light_edit
 
 pytestmark = pytest.mark.integration
 
-MARKS_CHANGELOG = "newsflow-enrich-enrich-trend-marks-changelog"
+STATE_CHANGELOG = "newsflow-enrich-state-changelog"
 OTHER_STORIES = [
     "Vladimir Putin returned to Magnitogorsk on Tuesday, a week after the gas explosion that destroyed a block "
     "of flats there, and met rescuers and families of the victims at the city hospital.",
@@ -77,7 +77,7 @@ def enriched(kafka: Kafka, source: str) -> dict[str, dict[str, Any]]:
 
 def watermark(kafka: Kafka) -> float:
     """The trend watermark the service last wrote to its changelog (0 before any)."""
-    marks = [r["value"] for r in kafka.read(MARKS_CHANGELOG) if r["key"] == b'"watermark"' and r["value"]]
+    marks = [r["value"] for r in kafka.read(STATE_CHANGELOG) if r["key"] == b"trend-marks|watermark" and r["value"]]
     return max(marks, default=0.0)
 
 

@@ -66,8 +66,8 @@ def test_elasticsearch_away_for_30s_loses_and_duplicates_nothing(
 
     wait_until(outage_over, OUTAGE_SECONDS + 5, f"{OUTAGE_SECONDS} s of outage", interval=1.0)
     assert index.get("/healthz")[0] == 503, "still degraded at the end of the outage"
-    assert index.metric("newsflow_retries_total", service="index", operation="elasticsearch bulk") > 0 or (
-        index.metric("newsflow_retries_total", service="index", operation="elasticsearch lookup") > 0
+    assert index.metric("newsflow_retries_total", service="index", operation="write outputs") > 0 or (
+        index.metric("newsflow_retries_total", service="index", operation="transform") > 0
     )
 
     noida("start", "elasticsearch", "--data-dir", str(stack_dir))

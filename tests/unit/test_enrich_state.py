@@ -1,6 +1,6 @@
 """Enrich state across articles: clusters of near-duplicates, aliases, windowed story counts; restarts.
 
-The state classes run over plain dicts here; in the service the same code runs over faust tables.
+The state classes run over plain dicts here; in the service the same code runs over the state store's tables.
 """
 
 from __future__ import annotations

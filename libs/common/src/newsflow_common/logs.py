@@ -1,4 +1,4 @@
-"""structlog JSON logging; stdlib loggers (aiokafka, faust) go through the same renderer."""
+"""structlog JSON logging; stdlib loggers (aiokafka, elasticsearch) go through the same renderer."""
 
 from __future__ import annotations
 

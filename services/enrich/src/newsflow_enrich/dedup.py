@@ -1,6 +1,6 @@
 """Near-duplicates: MinHash signatures over body shingles, an LSH index, and the clusters they form.
 
-The signatures live in a table (a faust table backed by a changelog topic in the service, a dict in tests),
+The signatures live in a table (the enrich state store's, backed by a changelog topic; a dict in tests),
 bounded by count; the LSH index is rebuilt from the table on start, so a restart forgets nothing within the
 bound. Every update is keyed by the article's id, so processing an article again changes nothing.
 """
