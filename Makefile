@@ -90,11 +90,11 @@ chaos: install  ## faults during a 2,000-article run: kills, an ES outage, poiso
 
 COMPOSE := docker compose -f docker-compose.yml $(if $(PUBLISH),-f deploy/compose.publish.yml)
 
-env: .env  ## generate .env with random secrets for compose (kept if it exists)
-.env:
+env:  ## generate .env with random secrets for compose (existing ones are kept, missing ones added)
 	python3 deploy/make_env.py .env
 
-up: .env  ## production: docker compose (needs a Docker engine); PUBLISH=1 also publishes Kafka and ES on 127.0.0.1
+up: env  ## production: docker compose (needs a Docker engine); PUBLISH=1 also publishes Kafka and ES on 127.0.0.1
+	mkdir -p inbox  # yours, not root's: compose refuses to create it (create_host_path: false)
 	$(COMPOSE) up -d --build
 
 down:
