@@ -67,7 +67,11 @@ def _json_type(value: object) -> str:
         return "integer"
     if isinstance(value, float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), ANY)
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else ANY
 
 
 def _only(branches: list[Schema], kind: str) -> Schema | None:
