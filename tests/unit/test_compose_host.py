@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import tempfile
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path, PurePosixPath
@@ -77,9 +78,10 @@ def rendered(node: Any, env: dict[str, str]) -> Any:
 @cache
 def generated_env() -> dict[str, str]:
     """The .env `make env` writes, generated into a scratch folder (never the repository's own)."""
-    folder = Path(subprocess.run(["mktemp", "-d"], capture_output=True, text=True, check=True).stdout.strip())
-    subprocess.run(["python3", str(ROOT / "deploy" / "make_env.py"), str(folder / ".env")], check=True)
-    values = dotenv_values(folder / ".env")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ".env"
+        subprocess.run(["python3", str(ROOT / "deploy" / "make_env.py"), str(path)], check=True, capture_output=True)
+        values = dotenv_values(path)
     return {key: value for key, value in values.items() if value is not None}
 
 

@@ -101,7 +101,7 @@ def test_naive_datetimes_are_refused():
 # --- who writes and reads each topic -----------------------------------------------------------
 
 STAGES_WRITE = {
-    "ingest": {"news.raw.v1"},
+    "ingest": {"news.raw.v1", "news.links.v1"},  # links: a URL pushed to its API without a body
     "parse": {"news.articles.v1", "news.links.v1"},
     "enrich": {"news.enriched.v1", "news.trends.v1"},
 }
