@@ -7,7 +7,7 @@ ES_PORT ?= 9200
 STACK := $(UV) run --frozen python deploy/local/stack.py --kafka-port $(KAFKA_PORT) --es-port $(ES_PORT)
 LOCAL_ENV := NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(KAFKA_PORT) NEWSFLOW_ELASTICSEARCH_URL=http://127.0.0.1:$(ES_PORT)
 
-.PHONY: install run stop stack-up stack-down stack-reset test lint typecheck unit integration schemas up down clean \
+.PHONY: install run stop stack-up stack-down stack-reset test lint typecheck unit integration schemas asyncapi up down clean \
 	bench-ingest bench-extract bench-parse bench-enrich bench-index bench chaos env
 
 $(CURDIR)/.tools/bin/uv:
@@ -62,8 +62,11 @@ integration: install  ## against a stand-in on free ports, or KAFKA_BOOTSTRAP_SE
 test: lint typecheck  ## the whole suite: lint, types, unit and integration tests
 	$(UV) run --frozen pytest tests
 
-schemas: install  ## regenerate the checked-in JSON Schemas after changing a model
+schemas: install asyncapi  ## regenerate the checked-in JSON Schemas (and the AsyncAPI document) after changing a model
 	$(UV) run --frozen python -m newsflow_schemas.jsonschema
+
+asyncapi: install  ## regenerate libs/schemas/asyncapi.yaml from topics.yaml and the models
+	$(UV) run --frozen python -m newsflow_schemas.asyncapi
 
 # Benchmarks print their figures with a baseline measured in the same run (ratios are stable; times are not).
 # They read ../shared/datasets when present and say so when it is absent.
@@ -90,11 +93,11 @@ chaos: install  ## faults during a 2,000-article run: kills, an ES outage, poiso
 
 COMPOSE := docker compose -f docker-compose.yml $(if $(PUBLISH),-f deploy/compose.publish.yml)
 
-env: .env  ## generate .env with random secrets for compose (kept if it exists)
-.env:
+env:  ## generate .env with random secrets for compose (existing ones are kept, missing ones added)
 	python3 deploy/make_env.py .env
 
-up: .env  ## production: docker compose (needs a Docker engine); PUBLISH=1 also publishes Kafka and ES on 127.0.0.1
+up: env  ## production: docker compose (needs a Docker engine); PUBLISH=1 also publishes Kafka and ES on 127.0.0.1
+	mkdir -p inbox  # yours, not root's: compose refuses to create it (create_host_path: false)
 	$(COMPOSE) up -d --build
 
 down:

@@ -41,19 +41,40 @@ FIELDS = {
 }
 
 
+LENS_LAYER_REF = "indexpattern-datasource-layer-"
+RECORDS = "___records___"  # Lens's pseudo-field of a count
+
+
+def lens_layers(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return obj["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]
+
+
 def data_view_of(obj: dict[str, Any]) -> dict[str, Any]:
-    [ref] = [r for r in obj["references"] if r["name"] == INDEX_REF]
-    return by_key()[("index-pattern", ref["id"])]
+    """The one data view an object reads (a Lens object: the one all its layers read)."""
+    names = {INDEX_REF} if obj["type"] == "search" else {LENS_LAYER_REF + layer for layer in lens_layers(obj)}
+    ids = {r["id"] for r in obj["references"] if r["name"] in names and r["type"] == "index-pattern"}
+    assert len(ids) == 1, f"{obj['id']}: reads {sorted(ids)}; expected one data view"
+    return by_key()[("index-pattern", ids.pop())]
 
 
 def fields_used(obj: dict[str, Any]) -> set[str]:
     attributes = obj["attributes"]
-    if obj["type"] == "visualization":
-        aggs = json.loads(attributes["visState"])["aggs"]
-        return {agg["params"]["field"] for agg in aggs if "field" in agg.get("params", {})}
+    if obj["type"] == "lens":
+        columns = [column for layer in lens_layers(obj).values() for column in layer["columns"].values()]
+        return {column["sourceField"] for column in columns if column.get("sourceField", RECORDS) != RECORDS}
     if obj["type"] == "search":
         return set(attributes["columns"]) | {field for field, _ in attributes["sort"]}
     return set()
+
+
+def accessors(visualization: dict[str, Any]) -> set[str]:
+    """Column ids a Lens visualization shows: xy layers, a datatable's columns, a metric."""
+    found: set[str] = set()
+    for layer in visualization.get("layers", [visualization]):
+        found |= set(layer.get("accessors", []))
+        found |= {layer[key] for key in ("xAccessor", "splitAccessor", "metricAccessor") if key in layer}
+    found |= {column["columnId"] for column in visualization.get("columns", [])}
+    return found
 
 
 def test_there_are_saved_objects_and_every_line_is_a_json_object():
@@ -77,11 +98,34 @@ def test_every_reference_resolves():
             assert (ref["type"], ref["id"]) in known, f"{obj['id']} refers to a missing {ref['type']} {ref['id']}"
 
 
+def test_charts_are_lens_visualizations_not_legacy_aggregation_based_ones():
+    kinds = {o["type"] for o in objects()}
+    assert "visualization" not in kinds, "legacy aggregation-based visualizations: rebuild them in Lens"
+    assert "lens" in kinds
+
+
+@pytest.mark.parametrize("obj", [o for o in objects() if o["type"] == "lens"], ids=lambda o: o["id"])
+def test_lens_layers_have_their_data_view_and_show_only_columns_they_define(obj):
+    references = {r["name"] for r in obj["references"]}
+    shown = set()
+    for layer_id, layer in lens_layers(obj).items():
+        assert LENS_LAYER_REF + layer_id in references, f"{obj['id']}: layer {layer_id} has no data view"
+        assert set(layer["columnOrder"]) == set(layer["columns"]), f"{obj['id']}: columnOrder and columns differ"
+        for column in layer["columns"].values():
+            assert column["operationType"] == "count" or column.get("sourceField"), f"{obj['id']}: {column}"
+            ordered_by = column.get("params", {}).get("orderBy", {}).get("columnId")
+            assert ordered_by in (None, *layer["columns"]), f"{obj['id']}: orders by unknown column {ordered_by}"
+        shown |= set(layer["columns"])
+    assert accessors(obj["attributes"]["state"]["visualization"]) == shown, f"{obj['id']}: shows other columns"
+
+
 def test_dashboard_panels_point_at_references():
     [dashboard] = [o for o in objects() if o["type"] == "dashboard"]
     names = {ref["name"] for ref in dashboard["references"]}
     panels = json.loads(dashboard["attributes"]["panelsJSON"])
     assert {panel["panelRefName"] for panel in panels} == names
+    kinds = {ref["name"]: ref["type"] for ref in dashboard["references"]}
+    assert all(panel["type"] == kinds[panel["panelRefName"]] for panel in panels), "a panel's type is its object's"
     shown = {ref["id"] for ref in dashboard["references"]}
     wanted = {
         "newsflow-volume-by-section",
@@ -95,9 +139,7 @@ def test_dashboard_panels_point_at_references():
     assert wanted <= shown
 
 
-@pytest.mark.parametrize(
-    "obj", [o for o in objects() if o["type"] in ("visualization", "search")], ids=lambda o: o["id"]
-)
+@pytest.mark.parametrize("obj", [o for o in objects() if o["type"] in ("lens", "search")], ids=lambda o: o["id"])
 def test_every_field_used_exists_in_the_mapping_of_its_data_view(obj):
     view = data_view_of(obj)
     used = fields_used(obj)
@@ -108,4 +150,11 @@ def test_every_field_used_exists_in_the_mapping_of_its_data_view(obj):
 
 def test_fields_used_sees_a_field_the_mapping_lacks():
     broken = {"type": "search", "attributes": {"columns": ["title", "no_such_field"], "sort": []}}
+    assert fields_used(broken) - FIELDS["news-articles"] == {"no_such_field"}
+
+
+def test_fields_used_sees_a_lens_column_on_a_field_the_mapping_lacks():
+    [chart] = [o for o in objects() if o["id"] == "newsflow-top-persons"]
+    broken = json.loads(json.dumps(chart))
+    next(iter(lens_layers(broken).values()))["columns"]["col-name"]["sourceField"] = "no_such_field"
     assert fields_used(broken) - FIELDS["news-articles"] == {"no_such_field"}

@@ -96,3 +96,35 @@ def test_naive_datetimes_are_refused():
             body="b",
             fetched_at=datetime(2024, 1, 1),
         )
+
+
+# --- who writes and reads each topic -----------------------------------------------------------
+
+STAGES_WRITE = {
+    "ingest": {"news.raw.v1", "news.links.v1"},  # links: a URL pushed to its API without a body
+    "parse": {"news.articles.v1", "news.links.v1"},
+    "enrich": {"news.analysed.v1", "news.enriched.v1", "news.trends.v1"},  # analysed: its own state stage's input
+}
+STAGES_READ = {
+    "parse": {"news.raw.v1"},
+    "enrich": {"news.articles.v1", "news.analysed.v1"},
+    "index": {"news.enriched.v1", "news.trends.v1"},
+    "ingest": {"news.links.v1"},
+}
+
+
+def test_registry_lists_what_each_stage_writes_and_reads():
+    for stage, written in STAGES_WRITE.items():
+        assert {t.name for t in TOPICS if stage in t.producers and t.model != "DeadLetter"} == written, stage
+    for stage, read in STAGES_READ.items():
+        assert {t.name for t in TOPICS if stage in t.consumers and t.model != "DeadLetter"} == read, stage
+
+
+def test_every_topic_has_a_producer_and_each_dlq_is_written_by_the_readers_of_its_topic():
+    for topic in TOPICS:
+        assert topic.producers, f"{topic.name}: nobody writes it"
+        if topic.dlq is not None:
+            readers = set(topic.consumers) - {"newsflow-dlq"}
+            assert readers, f"{topic.name}: nobody reads it"
+            missing = readers - set(registry()[topic.dlq].producers)
+            assert not missing, f"{topic.dlq}: {sorted(missing)} read {topic.name} and send its dead letters here"

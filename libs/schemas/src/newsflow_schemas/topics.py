@@ -31,6 +31,8 @@ class Topic(BaseModel):
     cleanup_policy: str
     dlq: str | None = None
     description: str
+    producers: tuple[str, ...] = Field(default=(), description="newsflow services and tools that write it.")
+    consumers: tuple[str, ...] = Field(default=(), description="newsflow services and tools that read it.")
 
     @property
     def model_class(self) -> type[models.Message]:
