@@ -128,8 +128,14 @@ class Kafka:
     def produce_raw(self, topic: str, value: bytes, key: bytes) -> None:
         asyncio.run(self._produce(topic, [(value, key, [("trace-id", key)])]))
 
-    async def _produce(self, topic: str, items: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
+    def produce_records(self, topic: str, items: list[tuple[bytes, bytes | None, list[tuple[str, bytes]]]]) -> None:
+        """Records as given: any bytes, no key, odd headers (what a careless or hostile producer sends)."""
+        asyncio.run(self._produce(topic, items))
+
+    async def _produce(self, topic: str, items: list[tuple[bytes, bytes | None, list[tuple[str, bytes]]]]) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all", max_request_size=10 * 1024 * 1024
+        )
         await producer.start()
         try:
             batch = [await producer.send(topic, value, key=key, headers=hdrs) for value, key, hdrs in items]

@@ -52,7 +52,7 @@ from newsflow_common.metrics import (
 from newsflow_common.pool import WorkerDied, WorkerFailure
 from newsflow_common.retry import backoff_delay
 from newsflow_common.settings import Settings
-from newsflow_common.stage import Output, Outputs, Record, Result, Stage, decode_record, source_of
+from newsflow_common.stage import UNKNOWN_SOURCE, Output, Outputs, Record, Result, Stage, decode_record, source_of
 from newsflow_schemas import Message, dlq_of, encode, headers
 
 T = TypeVar("T")
@@ -155,17 +155,54 @@ class Runtime:
         log.info("consuming", stage=self.service, topics=list(self.stage.inputs), group=f"newsflow-{self.service}")
         try:
             while not stop.is_set():
-                batch = await self.consumer.getmany(
-                    timeout_ms=int(self.stage.batch_seconds * 1000), max_records=self.stage.batch_size
-                )
+                try:
+                    batch = await self.consumer.getmany(
+                        timeout_ms=int(self.stage.batch_seconds * 1000), max_records=self.stage.batch_size
+                    )
+                except Exception as exc:
+                    if is_surroundings_failure(exc):
+                        raise
+                    await self.step_past_unreadable(exc)
+                    continue
                 if not batch:
                     await self.rest(stop)
                     continue
-                records = [Record.of(message) for messages in batch.values() for message in messages]
-                await self.while_polling(self.process(records))
-                await self.commit(records)
+                await self.handle(batch)
         finally:
             await self.consumer.stop()
+
+    async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        records = [Record.of(message) for messages in batch.values() for message in messages]
+        await self.while_polling(self.process(records))
+        await self.commit(records)
+
+    async def step_past_unreadable(self, error: Exception) -> None:
+        """The client failed to parse what it fetched (a header key that is not UTF-8 fails aiokafka for the
+        whole producer batch, at every restart). Find the partition, dead-letter the offset it is stuck at
+        (its bytes cannot be read: the letter names topic, partition and offset), and step past it; the
+        readable partitions' records are processed as usual meanwhile."""
+        partitions = sorted(self.consumer.assignment())
+        for tp in partitions:
+            others = [p for p in partitions if p != tp]
+            self.consumer.pause(*others)
+            try:
+                batch = await self.consumer.getmany(tp, timeout_ms=500, max_records=self.stage.batch_size)
+            except Exception as exc:
+                if is_surroundings_failure(exc):
+                    raise
+                offset = await self.consumer.position(tp)
+                unreadable = Record(tp.topic, tp.partition, offset, None, None)
+                reason = Rejected("unreadable", f"the Kafka client cannot parse this record: {exc!r}"[:500])
+                await self.dead_letters([Consumed(unreadable, result=reason)])
+                LEDGER.labels(self.service, UNKNOWN_SOURCE, "dead-letter:unreadable").inc()
+                self.consumer.seek(tp, offset + 1)
+                await self.commit([unreadable])
+                return
+            finally:
+                self.consumer.resume(*others)
+            if batch:
+                await self.handle(batch)
+        log.warning("fetched records could not be parsed; none found on retry", error=repr(error)[:300])
 
     async def connect(self) -> None:
         listener = _Assignments(self)
