@@ -179,7 +179,9 @@ def _count_known(text: str, skipped: list[Span], found: list[Mention]) -> list[M
     names = {m.name: m.type for m in found if m.type in NAMED}
     if not names or not skipped:
         return []
-    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b")
+    # Whole words by lookaround, not \b: after a name ending in "." ("U.S.") \b wants a word character next.
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    pattern = re.compile(rf"(?<!\w)({alternatives})(?!\w)")
     return [
         Mention(hit.group(), names[hit.group()], hit.start())
         for first, last in skipped
