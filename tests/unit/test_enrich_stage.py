@@ -12,7 +12,8 @@ import pytest
 
 from newsflow_common.dlq import Rejected
 from newsflow_common.stage import Record
-from newsflow_enrich.service import EnrichStage, article_time
+from newsflow_enrich.service import EnrichStage
+from newsflow_enrich.trends import article_time
 from newsflow_schemas import (
     ARTICLES,
     ENRICHED,
@@ -162,11 +163,13 @@ async def test_ten_copies_make_one_cluster_and_a_trend_counts_the_story_once() -
     assert counts[("PERSON", "Vladimir Putin")] == 2
 
 
-def test_article_time_is_published_else_parsed_and_never_far_past_parsing() -> None:
+def test_article_time_is_published_else_parsed_and_never_past_parsing() -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
     assert article_time(article("a", "x", now)) == now
     typo = article("b", "x", now).model_copy(update={"published_at": now + timedelta(days=365)})
     assert article_time(typo) == now
+    time_zone_mistake = article("b", "x", now).model_copy(update={"published_at": now + timedelta(hours=2)})
+    assert article_time(time_zone_mistake) == now
     unknown = article("c", "x", now).model_copy(update={"published_at": None})
     assert article_time(unknown) == now
 

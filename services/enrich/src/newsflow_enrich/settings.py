@@ -35,3 +35,7 @@ class EnrichSettings(Settings):
     """Earlier windows of the same size a term's baseline is the mean of."""
     trend_min_stories: int = 2
     """A closed window emits the terms named by at least this many stories (all counts go into the history)."""
+    trend_retention_seconds: int = 86400
+    """How long (in article time) a closed window's panes are kept after a late article last changed it: late
+    articles and backfills within it correct the window; after it the panes are dropped and later articles for
+    them are left out (counted in newsflow_enrich_late_articles_total)."""
