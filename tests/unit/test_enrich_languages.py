@@ -80,3 +80,13 @@ def test_a_model_loads_only_when_an_article_of_its_language_comes() -> None:
 def test_an_unknown_model_language_is_refused_clearly() -> None:
     with pytest.raises(ValueError, match="no NER model for 'de'"):
         ner.nlp("de")
+
+
+@pytest.mark.parametrize(
+    ("name", "code"), [("Allemagne", "DE"), ("Royaume-Uni", "GB"), ("États-Unis", "US"), ("Russie", "RU")]
+)
+def test_countries_named_in_french_are_countries(name: str, code: str) -> None:
+    from newsflow_enrich.facts import countries
+    from newsflow_schemas import Entity
+
+    assert countries([Entity(name=name, type="LOC", count=1, first_offset=0)]) == [code]
