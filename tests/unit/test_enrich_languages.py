@@ -25,7 +25,7 @@ def article(article_id: str, title: str, body: str) -> Article:
             "title": title,
             "body": body,
             "extractor": "plain-text",
-            "parsed_at": "2030-01-01T00:00:00Z",
+            "parsed_at": "2025-01-01T00:00:00Z",
         }
     )
 

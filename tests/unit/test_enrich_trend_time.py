@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from newsflow_enrich.trends import TrendWindows, WindowSpec, event_time
 from newsflow_schemas import TrendCount
 
-T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+T0 = datetime(2025, 1, 1, 10, 0, tzinfo=UTC)  # in the past: trends clamp dates ahead of now
 HOURLY = WindowSpec(3600, 900)
 DAILY = WindowSpec(86400, 86400)
 PUTIN = ("PERSON", "Vladimir Putin")
@@ -260,3 +260,41 @@ def test_with_a_short_retention_counts_are_never_overstated_nor_lowered(
     for r in emitted.values():
         key = (int((r.window_end - r.window_start).total_seconds()), int(r.window_start.timestamp()), r.term)
         assert r.count <= len(truth[key])
+
+
+# dates no window can hold
+
+
+EXTREMES = st.sampled_from([datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)])
+ANY_DATE = EXTREMES | st.datetimes(timezones=st.just(UTC))
+
+
+@given(published=st.none() | ANY_DATE, received=ANY_DATE)
+@settings(max_examples=200, deadline=None)
+def test_any_date_at_all_is_counted_or_left_out_and_closing_never_fails(
+    published: datetime | None, received: datetime
+) -> None:
+    """Year 1 or 9999 in a schema-valid article must not stop trends for everyone (issue 10's poison)."""
+    trends, emitted = windows(), Emitted()
+    trends.count(T0, "s1", [PUTIN])
+    trends.count(T0, "s2", [PUTIN])
+    at, _ = event_time(published, received)
+    counted = [trends.count(at, story, [PUTIN]) for story in ("odd-1", "odd-2")]  # two: a trend to emit
+    trends.count(T0 + timedelta(days=3), "tick", [])
+    emitted.close(trends)  # raises on a window it cannot date
+    assert emitted.count(HOURLY, T0) == 2
+    assert trends.out_of_range == counted.count(False)
+
+
+def test_a_received_time_ahead_of_the_wall_clock_is_clamped_to_it() -> None:
+    """parse's clock, or a forged record, cannot move trends' clock past now either."""
+    from newsflow_enrich.trends import article_time
+    from newsflow_schemas import Article
+
+    far = datetime(9999, 12, 31, tzinfo=UTC)
+    article = Article(
+        trace_id="t", article_id="a", doc_id="d", source="s", title="t", body="b", extractor="plain-text",
+        parsed_at=far, published_at=far,
+    )  # fmt: skip
+    before = datetime.now(UTC)
+    assert before <= article_time(article) <= datetime.now(UTC)

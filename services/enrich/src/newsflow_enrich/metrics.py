@@ -18,3 +18,6 @@ FUTURE_DATES = Counter(
 LATE_CORRECTIONS = Counter(
     "newsflow_enrich_late_corrections_total", "Late articles that changed a closed trend window: it is emitted again"
 )
+OUT_OF_RANGE = Counter(
+    "newsflow_enrich_trend_dates_out_of_range_total", "Articles left out of trends: their windows cannot be dated"
+)

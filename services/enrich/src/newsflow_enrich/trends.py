@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from newsflow_common.logs import get_logger
-from newsflow_enrich.metrics import FUTURE_DATES, LATE_CORRECTIONS
+from newsflow_enrich.metrics import FUTURE_DATES, LATE_CORRECTIONS, OUT_OF_RANGE
 from newsflow_schemas import Article, TrendCount
 from newsflow_schemas.ids import content_id
 
@@ -82,9 +82,13 @@ def event_time(published_at: datetime | None, received_at: datetime) -> tuple[da
     return published_at, False
 
 
-def article_time(article: Article) -> datetime:
-    """:func:`event_time` of an article (received: when parse made it), a clamp counted and logged."""
-    at, clamped = event_time(article.published_at, article.parsed_at)
+def article_time(article: Article, now: datetime | None = None) -> datetime:
+    """:func:`event_time` of an article, a clamp counted and logged.
+
+    Received: when parse made it, but never after ``now`` (enrich's clock): a parse host's wrong clock or a
+    forged record cannot move trends' clock past the present either.
+    """
+    at, clamped = event_time(article.published_at, min(article.parsed_at, now or datetime.now(UTC)))
     if clamped:
         FUTURE_DATES.inc()
         log.info(
@@ -138,6 +142,11 @@ class TrendWindows:
         self.pane = math.gcd(*(n for spec in specs for n in (spec.size, spec.step)))
         self.late = 0
         """Articles left out since this process started: their panes were sealed."""
+        self.out_of_range = 0
+        """Articles left out since this process started: no window of theirs can be dated (year 1, say)."""
+        widest = max(spec.size for spec in specs)
+        self._earliest = datetime.min.replace(tzinfo=UTC).timestamp() + widest
+        self._latest = datetime.max.replace(tzinfo=UTC).timestamp() - widest - grace
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -167,12 +176,17 @@ class TrendWindows:
         return any(f"sealed|{pane}" in self.marks for pane in self._panes_of(spec, start))
 
     def count(self, at: datetime, cluster_id: str, terms: Iterable[tuple[str, str]]) -> bool:
-        """Count a story's terms in the pane of ``at``; False (and counted as late) when that pane was sealed.
+        """Count a story's terms in the pane of ``at``; False (and counted) when its pane was sealed, or when
+        no window of it can be dated.
 
         Whether its windows are open or closed: a closed one is marked for correction.
         """
         moment = at.timestamp()
         pane = int(moment // self.pane * self.pane)
+        if not self._earliest <= moment <= self._latest:
+            self.out_of_range += 1
+            OUT_OF_RANGE.inc()
+            return False
         if f"sealed|{pane}" in self.marks:
             self.late += 1
             return False
