@@ -8,7 +8,7 @@ STACK := $(UV) run --frozen python deploy/local/stack.py --kafka-port $(KAFKA_PO
 LOCAL_ENV := NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(KAFKA_PORT) NEWSFLOW_ELASTICSEARCH_URL=http://127.0.0.1:$(ES_PORT)
 
 .PHONY: install run stop stack-up stack-down stack-reset test lint typecheck unit integration schemas asyncapi up down clean \
-	bench-ingest bench-extract bench-parse bench-enrich bench-index bench chaos env
+	bench-ingest bench-extract bench-parse bench-enrich bench-trends bench-index bench chaos env
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -81,6 +81,9 @@ bench-parse: install  ## parse speed, pages/s per core on 11 KB and 130 KB pages
 
 bench-enrich: install  ## articles/s, ms per step, entity recall vs spaCy on the full text
 	$(UV) run --frozen python bench/enrich.py
+
+bench-trends: install  ## trend counts on a stream with reprints, late, future-dated and backfilled articles vs the truth
+	$(UV) run --frozen python bench/trends.py
 
 bench-index: install  ## docs/s into Elasticsearch with our batches vs one document at a time
 	$(UV) run --frozen python bench/index.py

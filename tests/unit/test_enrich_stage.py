@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from newsflow_common.dlq import Rejected
 from newsflow_common.stage import Record
-from newsflow_enrich.service import AnalyseStage, InlinePool, StateStage, article_time
+from newsflow_enrich.service import AnalyseStage, InlinePool, StateStage
 from newsflow_enrich.settings import EnrichSettings
+from newsflow_enrich.trends import article_time
 from newsflow_schemas import (
     ANALYSED,
     ARTICLES,
@@ -114,16 +115,30 @@ async def test_a_2_mb_body_is_read_up_to_the_bound_and_flagged() -> None:
     assert enriched.word_count > 300_000  # type: ignore[attr-defined]  # facts count the whole body
 
 
-async def test_an_article_in_another_language_is_enriched_as_far_as_the_models_go() -> None:
+async def test_a_french_article_gets_its_entities_from_the_french_model() -> None:
     french = (
-        "Le président de la République a annoncé mardi à Paris une nouvelle réforme des retraites, qui suscite "
-        "de vives critiques parmi les syndicats. Les syndicats appellent à une grève nationale jeudi prochain."
+        "Le président Emmanuel Macron a annoncé mardi à Paris une nouvelle réforme des retraites, qui suscite "
+        "de vives critiques parmi les syndicats. Il a rencontré Olaf Scholz à Berlin et le ministre Bruno Le Maire "
+        "a parlé au nom de la Banque de France. Les syndicats appellent à une grève nationale en France jeudi."
     )
     enriched = (await run(EnrichStage(), article("fr", french, title="Réforme des retraites"))).of(EnrichedArticle)[0]
     assert enriched.language == "fr"  # type: ignore[attr-defined]
-    assert enriched.entities == []  # type: ignore[attr-defined]  # the NER model reads English only (configurable)
+    assert {"Emmanuel Macron", "Olaf Scholz", "Bruno Le Maire"} <= set(enriched.persons)  # type: ignore[attr-defined]
+    assert {"Paris", "Berlin"} <= set(enriched.locations)  # type: ignore[attr-defined]
+    assert "Banque de France" in enriched.organizations  # type: ignore[attr-defined]
+    assert "FR" in enriched.countries  # type: ignore[attr-defined]
     assert enriched.keywords  # type: ignore[attr-defined]  # YAKE has French stopwords
     assert enriched.cluster_id == "fr"  # type: ignore[attr-defined]
+
+
+async def test_an_article_in_a_language_without_a_model_gets_no_entities() -> None:
+    german = (
+        "Bundeskanzler Olaf Scholz hat am Dienstag in Berlin eine neue Rentenreform angekündigt, die bei den "
+        "Gewerkschaften auf heftige Kritik stößt. Die Gewerkschaften rufen für Donnerstag zu einem Streik auf."
+    )
+    enriched = (await run(EnrichStage(), article("de", german, title="Rentenreform"))).of(EnrichedArticle)[0]
+    assert enriched.language == "de"  # type: ignore[attr-defined]
+    assert enriched.entities == []  # type: ignore[attr-defined]  # no German model installs from PyPI (docs/enrich.md)
 
 
 async def test_an_article_in_a_language_no_model_reads_still_flows() -> None:
@@ -174,11 +189,13 @@ async def test_ten_copies_make_one_cluster_and_a_trend_counts_the_story_once() -
     assert counts[("PERSON", "Vladimir Putin")] == 2
 
 
-def test_article_time_is_published_else_parsed_and_never_far_past_parsing() -> None:
-    now = datetime(2030, 1, 1, tzinfo=UTC)
+def test_article_time_is_published_else_parsed_and_never_past_parsing() -> None:
+    now = datetime(2025, 1, 1, tzinfo=UTC)
     assert article_time(article("a", "x", now)) == now
     typo = article("b", "x", now).model_copy(update={"published_at": now + timedelta(days=365)})
     assert article_time(typo) == now
+    time_zone_mistake = article("b", "x", now).model_copy(update={"published_at": now + timedelta(hours=2)})
+    assert article_time(time_zone_mistake) == now
     unknown = article("c", "x", now).model_copy(update={"published_at": None})
     assert article_time(unknown) == now
 

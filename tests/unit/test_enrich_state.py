@@ -18,7 +18,7 @@ from newsflow_schemas import Entity
 from newsflow_schemas.ids import content_id
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
-T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+T0 = datetime(2025, 1, 1, 10, 0, tzinfo=UTC)  # in the past: trends clamp dates ahead of now
 STORY = (
     "An apartment building collapsed on Monday in Magnitogorsk, a city in the Ural region of Russia. A suspected "
     "gas leak led to an explosion, followed by the ten-storey building coming down. A total of 39 are confirmed "

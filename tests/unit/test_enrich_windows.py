@@ -33,3 +33,23 @@ def test_a_name_past_the_lead_is_found_and_a_known_one_counted_where_ner_did_not
     merkel = [m for m in reading.mentions if m.name == "Angela Merkel"]
     assert len(merkel) == 3  # twice in the lead, once in the skipped last sentence, by string search
     assert merkel[-1].offset == text.rindex("Angela Merkel")
+
+
+def test_a_name_ending_in_a_dot_is_counted_in_the_text_ner_skipped() -> None:
+    # r"\bU\.S\.\b" needs a word character after the dot: "U.S. troops" never matched, so U.S. went uncounted.
+    text = "The U.S. and Apple Inc. agreed. " + FILLER + "Then the U.S. left, and Apple Inc. too. U.S.-made parts."
+    found = [ner.Mention("U.S.", "LOC", 4), ner.Mention("Apple Inc.", "ORG", 13)]
+    skipped = [(len("The U.S. and Apple Inc. agreed. "), len(text))]
+    counted = [(m.name, m.offset) for m in ner._count_known(text, skipped, found)]
+    first_us = text.index("U.S.", skipped[0][0])
+    assert ("U.S.", first_us) in counted
+    assert ("Apple Inc.", text.index("Apple Inc.", skipped[0][0])) in counted
+    assert ("U.S.", text.rindex("U.S.")) in counted
+    assert len(counted) == 3
+
+
+def test_a_name_inside_a_longer_word_is_not_counted() -> None:
+    text = "Iran spoke. " + FILLER + "Iranian and Irans differ from Iran."
+    skipped = [(len("Iran spoke. "), len(text))]
+    counted = ner._count_known(text, skipped, [ner.Mention("Iran", "LOC", 0)])
+    assert [m.offset for m in counted] == [text.rindex("Iran")]

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import difflib
 import json
+import re
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
@@ -35,11 +38,15 @@ class Filters:
     entity_type: str | None = None
     since: str | None = None
     until: str | None = None
+    entity_names: tuple[str, ...] = ()
+    """The indexed names ``entity`` stands for (:func:`resolve`); empty: ``entity`` as it is written."""
 
     def clauses(self) -> list[dict[str, Any]]:
         terms = {"source": self.source, "section": self.section, "site_name": self.site, "language": self.language}
         found: list[dict[str, Any]] = [{"term": {field: value}} for field, value in terms.items() if value]
-        if self.entity:
+        if self.entity_names:
+            found.append(entity_clause(list(self.entity_names), self.entity_type))
+        elif self.entity:
             found.append(entity_clause(self.entity, self.entity_type))
         if self.since or self.until:
             bounds = {"gte": self.since, "lt": self.until}
@@ -47,12 +54,126 @@ class Filters:
         return found
 
 
-def entity_clause(name: str, kind: str | None = None) -> dict[str, Any]:
-    """Articles that mention the entity ``name`` (of type ``kind``, when given)."""
-    must: list[dict[str, Any]] = [{"term": {"entities.name": name}}]
+def entity_clause(name: str | list[str], kind: str | None = None) -> dict[str, Any]:
+    """Articles that mention the entity ``name``, or any of the names given (of type ``kind``, when given)."""
+    match = {"terms": {"entities.name": name}} if isinstance(name, list) else {"term": {"entities.name": name}}
+    must: list[dict[str, Any]] = [match]
     if kind:
         must.append({"term": {"entities.type": kind}})
     return {"nested": {"path": "entities", "query": {"bool": {"filter": must}}}}
+
+
+# Names: the indexed articles carry canonical names ("Donald Trump"); analysts type "Trump" or "donald trump".
+
+CANDIDATES = 200
+"""Indexed names read per question: those holding the asked word, most articles first."""
+SUGGESTIONS = 5
+SIMILAR = 0.7
+"""How alike (difflib's ratio) a name or one of its words must be to the asked name to be suggested."""
+
+
+class UnknownEntity(ValueError):
+    """No indexed name is the asked name or holds it; ``suggestions`` are the closest by spelling."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        self.name, self.suggestions = name, suggestions
+        hint = f"; did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"no entity named {name!r}{hint}")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An indexed entity name, its types and the number of articles that name it."""
+
+    name: str
+    types: frozenset[str]
+    articles: int
+
+
+def _words(name: str) -> list[str]:
+    return name.casefold().split()
+
+
+def _holds(name: str, words: list[str]) -> bool:
+    """``words`` appear in ``name`` as whole words, in order, side by side ('Trump' in 'Donald Trump')."""
+    have = _words(name)
+    return any(have[i : i + len(words)] == words for i in range(len(have) - len(words) + 1))
+
+
+def choose_names(asked: str, candidates: Sequence[Candidate]) -> list[str]:
+    """The indexed names ``asked`` stands for: itself in any case, and the one longer name most articles give.
+
+    'Trump' stands for Trump and Donald Trump (not Ivanka Trump, named in fewer articles: ask for her by
+    name). When the asked name is itself indexed, a longer name must share one of its types, so 'Jordan'
+    the country does not pull in Michael Jordan.
+    """
+    words = _words(asked)
+    if not words:
+        return []
+    exact = [c for c in candidates if _words(c.name) == words]
+    types = frozenset().union(*(c.types for c in exact)) if exact else None
+    longer = [c for c in candidates if c not in exact and _holds(c.name, words) and (types is None or c.types & types)]
+    best = sorted(longer, key=lambda c: (-c.articles, c.name))[:1]
+    return sorted(c.name for c in [*exact, *best])
+
+
+def suggest(asked: str, candidates: Sequence[Candidate]) -> list[str]:
+    """Names spelt like ``asked`` (the whole name, or one of its words a little less), most alike first."""
+    wanted = " ".join(_words(asked))
+
+    def likeness(name: str) -> float:
+        whole = difflib.SequenceMatcher(None, wanted, " ".join(_words(name))).ratio()
+        word = max((difflib.SequenceMatcher(None, wanted, w).ratio() for w in _words(name)), default=0.0)
+        return max(whole, word - 0.05)
+
+    scored = [(likeness(c.name), c.articles, c.name) for c in candidates]
+    alike = sorted((s for s in scored if s[0] >= SIMILAR), key=lambda s: (-s[0], -s[1], s[2]))
+    return [name for _, _, name in alike[:SUGGESTIONS]]
+
+
+def _wildcard_escape(text: str) -> str:
+    return re.sub(r"([\\*?])", r"\\\1", text)
+
+
+def candidates_aggregation(word: str | None, kind: str | None, size: int = CANDIDATES) -> dict[str, Any]:
+    """Indexed names holding ``word`` in any case (all names without one), of type ``kind``, with their types."""
+    clauses: list[dict[str, Any]] = []
+    if word:
+        pattern = f"*{_wildcard_escape(word)}*"
+        clauses.append({"wildcard": {"entities.name": {"value": pattern, "case_insensitive": True}}})
+    if kind:
+        clauses.append({"term": {"entities.type": kind}})
+    names = {
+        "terms": {"field": "entities.name", "size": size},
+        "aggs": {"types": {"terms": {"field": "entities.type"}}},
+    }
+    matching = {"filter": {"bool": {"filter": clauses}}, "aggs": {"names": names}}
+    return {"names": {"nested": {"path": "entities"}, "aggs": {"matching": matching}}}
+
+
+async def candidates(client: AsyncElasticsearch, alias: str, word: str | None, kind: str | None) -> list[Candidate]:
+    response = await client.search(index=alias, size=0, aggs=candidates_aggregation(word, kind))
+    buckets = response["aggregations"]["names"]["matching"]["names"]["buckets"]
+    return [
+        Candidate(b["key"], frozenset(t["key"] for t in b["types"]["buckets"]), int(b["doc_count"])) for b in buckets
+    ]
+
+
+async def entity_names(client: AsyncElasticsearch, alias: str, name: str, kind: str | None = None) -> list[str]:
+    """The indexed names ``name`` stands for (:func:`choose_names`); :class:`UnknownEntity` when none."""
+    longest = max(name.split(), key=len, default="")
+    chosen = choose_names(name, await candidates(client, alias, longest, kind))
+    if chosen:
+        return chosen
+    raise UnknownEntity(name, suggest(name, await candidates(client, alias, None, kind)))
+
+
+async def resolve(client: AsyncElasticsearch, alias: str, filters: Filters) -> Filters:
+    """``filters`` with its entity resolved to the indexed names it stands for."""
+    if not filters.entity or filters.entity_names:
+        return filters
+    names = await entity_names(client, alias, filters.entity, filters.entity_type)
+    return replace(filters, entity_names=tuple(names))
 
 
 def encode_cursor(sort_values: list[Any]) -> str:
@@ -82,6 +203,7 @@ async def search(
 
     Returns ``{"total", "hits", "next"}``; pass ``next`` as ``after`` for the following page.
     """
+    filters = await resolve(client, alias, filters)
     must = [{"multi_match": {"query": text, "fields": ["title^2", "summary", "body"]}}] if text else []
     newest = {"published_at": {"order": "desc", "missing": "_last"}}
     sort: list[Any] = ["_score", newest] if text else [newest]
@@ -115,6 +237,7 @@ async def top_entities(
     client: AsyncElasticsearch, alias: str, kind: str, filters: Filters = Filters(), size: int = 10
 ) -> list[dict[str, Any]]:
     """The entities of a type with the most mentions, and in how many articles they appear."""
+    filters = await resolve(client, alias, filters)
     response = await client.search(
         index=alias,
         size=0,
@@ -144,12 +267,23 @@ async def top_entities(
 
 
 async def trending(
-    client: AsyncElasticsearch, alias: str, window: str = "24h", kind: str | None = None, size: int = 10
+    client: AsyncElasticsearch,
+    alias: str,
+    window: str = "24h",
+    kind: str | None = None,
+    size: int = 10,
+    source: str | None = None,
 ) -> list[dict[str, Any]]:
     """The terms with the highest trend score in windows that ended within ``window`` (e.g. 1h, 24h, 7d).
 
-    Each term once, with its best window (field collapsing on the term).
+    Each term once, with its best window (field collapsing on the term). Trend counts are the whole stream's,
+    not a source's: a story counts once across every outlet that reprints it, so ``source`` is refused.
     """
+    if source:
+        raise ValueError(
+            "trending cannot narrow to a source: trend counts are kept for the whole stream, a story counted "
+            "once across the outlets that reprint it (use top --source for one source's entities)"
+        )
     clauses: list[dict[str, Any]] = [{"range": {"window_end": {"gte": f"now-{window}"}}}]
     if kind:
         clauses.append({"term": {"type": kind}})
@@ -174,7 +308,7 @@ async def timeline(
     """Articles mentioning ``entity`` per hour or day of publication, empty periods included."""
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {sorted(INTERVALS)}, not {interval!r}")
-    scoped = Filters(**{**filters.__dict__, "entity": entity})
+    scoped = await resolve(client, alias, replace(filters, entity=entity, entity_names=()))
     histogram: dict[str, Any] = {"field": "published_at", "calendar_interval": interval, "min_doc_count": 0}
     if filters.since and filters.until:
         histogram["extended_bounds"] = {"min": filters.since, "max": filters.until}
@@ -192,18 +326,19 @@ async def cooccurring(
     client: AsyncElasticsearch, alias: str, entity: str, filters: Filters = Filters(), size: int = 10
 ) -> list[dict[str, Any]]:
     """People, organizations and places named in the same articles as ``entity``, by number of articles."""
-    scoped = Filters(**{**filters.__dict__, "entity": entity})
+    scoped = await resolve(client, alias, replace(filters, entity=entity, entity_names=()))
+    itself = list(scoped.entity_names)
     response = await client.search(
         index=alias,
         size=0,
         query={"bool": {"filter": scoped.clauses()}},
-        aggs={field: {"terms": {"field": field, "size": size + 1, "exclude": [entity]}} for field in ROLES},
+        aggs={field: {"terms": {"field": field, "size": size + len(itself), "exclude": itself}} for field in ROLES},
     )
     rows = [
         {"name": bucket["key"], "type": kind, "articles": bucket["doc_count"]}
         for field, kind in ROLES.items()
         for bucket in response["aggregations"][field]["buckets"]
-        if bucket["key"] != entity  # the stand-in ignores `exclude`
+        if bucket["key"] not in itself  # the stand-in ignores `exclude`
     ]
     return sorted(rows, key=lambda row: (-row["articles"], row["name"], row["type"]))[:size]
 

@@ -19,7 +19,7 @@ from newsflow_schemas import Article, Entity
 
 @dataclass(frozen=True)
 class Options:
-    ner_languages: frozenset[str] = frozenset({"en"})
+    ner_languages: frozenset[str] = frozenset(ner.MODELS)
     lead_chars: int = ner.LEAD_CHARS
     max_chars: int = ner.MAX_CHARS
 
@@ -42,19 +42,35 @@ def text_of(article: Article) -> str:
     return f"{article.title}\n\n{article.body}"
 
 
+def ner_model_language(language: str | None, options: Options) -> str | None:
+    """Which model reads an article: its language's, if it has one and NER is on for it; None: no NER.
+
+    Unsure (None) goes to the English model: it finds nothing much in other text, and misses nothing in English.
+    """
+    if language is None:
+        return "en" if "en" in options.ner_languages else None
+    return language if language in options.ner_languages and language in ner.MODELS else None
+
+
+def _read(texts: list[str], languages: list[str | None], options: Options) -> dict[int, ner.Reading]:
+    """NER over the texts, one nlp.pipe per model for all the texts it reads."""
+    by_model: dict[str, list[int]] = {}
+    for index, language in enumerate(languages):
+        model = ner_model_language(language, options)
+        if model:
+            by_model.setdefault(model, []).append(index)
+    readings: dict[int, ner.Reading] = {}
+    for model, indexes in by_model.items():
+        found = ner.read_entities(ner.nlp(model), [texts[i] for i in indexes], options.lead_chars, options.max_chars)
+        readings.update(zip(indexes, found, strict=True))
+    return readings
+
+
 def analyse_batch(articles: Sequence[Article], options: Options = Options()) -> list[Analysis]:
-    """Analyse articles together (one nlp.pipe for all the English ones)."""
+    """Analyse articles together (one nlp.pipe per language's model)."""
     texts = [text_of(article) for article in articles]
     languages = [detect_language(text) for text in texts]
-    # Unsure (None) is read too: an English model finds nothing much in other text, and misses nothing in English.
-    readable = [i for i, language in enumerate(languages) if language in options.ner_languages or language is None]
-    readings = dict(
-        zip(
-            readable,
-            ner.read_entities(ner.nlp(), [texts[i] for i in readable], options.lead_chars, options.max_chars),
-            strict=True,
-        )
-    )
+    readings = _read(texts, languages, options)
     results = []
     for index, article in enumerate(articles):
         reading = readings.get(index)

