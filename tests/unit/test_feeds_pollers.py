@@ -199,9 +199,9 @@ async def test_a_broken_feed_is_dead_lettered_once_not_on_every_poll(ingest: Ing
 async def test_a_sitemap_entry_with_a_new_lastmod_has_its_page_fetched_again(ingest: Ingest) -> None:
     lastmod = {"date": datetime.now(UTC).date().isoformat()}
     base = ingest.site.base
-    ingest.site.feeds["/sitemap.xml"] = lambda: sitemap(base, news=False).replace(
-        datetime.now(UTC).date().isoformat(), lastmod["date"]
-    ).encode()
+    ingest.site.feeds["/sitemap.xml"] = lambda: (
+        sitemap(base, news=False).replace(datetime.now(UTC).date().isoformat(), lastmod["date"]).encode()
+    )
     poller = ingest.sitemap("/sitemap.xml")
     await poller.poll()
     await poller.poll()
