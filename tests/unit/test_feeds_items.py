@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from newsflow_ingest.feeds import FeedItem, clean_author, clean_text, parse_feed
+from newsflow_ingest.sitemaps import parse_sitemap
 from newsflow_ingest.sources import PolledSource
 
 CONFIG = PolledSource(name="wire", url="https://wire.example/feed.xml")
@@ -46,6 +47,15 @@ def test_atom_html_titles_and_the_feed_title_are_cleaned_too() -> None:
 </feed>"""
     (item,) = parse_feed(atom, CONFIG).items
     assert (item.hints.title, item.hints.site_name) == ("Atom & co", "Wire")
+
+
+def test_google_news_sitemap_titles_are_cleaned_too() -> None:
+    sitemap = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+ xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url><loc>https://wire.example/a</loc>
+<news:news><news:title>&lt;b&gt;Big&lt;/b&gt; news &amp;amp; more</news:title></news:news></url></urlset>"""
+    (entry,) = parse_sitemap(sitemap).pages
+    assert entry.hints is not None
+    assert entry.hints.title == "Big news & more"
 
 
 @pytest.mark.parametrize(

@@ -216,6 +216,8 @@ LIVE = """<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>
   <pubDate>Tue, 05 Mar 2024 09:30:00 GMT</pubDate><description>First update.</description></item>
 <item><title>Update two</title><link>{base}/live#post-2</link><guid>{base}/live#post-2</guid>
   <pubDate>Tue, 05 Mar 2024 09:45:00 GMT</pubDate><description>Second update.</description></item>
+<item><title>Update three</title><link>{base}/live</link><guid isPermaLink="false">{base}/live#post-3</guid>
+  <pubDate>Tue, 05 Mar 2024 09:50:00 GMT</pubDate><description>Third update.</description></item>
 <item><title>Council votes</title><guid isPermaLink="false">tag:wire,2024:77</guid>
   <pubDate>Tue, 05 Mar 2024 10:00:00 GMT</pubDate><description>The council voted.</description></item>
 <item><guid isPermaLink="false">tag:wire,2024:78</guid></item>
@@ -228,9 +230,10 @@ async def test_posts_of_one_page_and_items_without_a_link_become_articles_of_the
     await poller.poll()
     await poller.poll()
     docs = {doc["hints"]["title"]: doc for doc in ingest.sent()}  # type: ignore[index]
-    assert sorted(docs) == ["Council votes", "Update one", "Update two"]
+    assert sorted(docs) == ["Council votes", "Update one", "Update three", "Update two"]
     assert ingest.site.hits["/live"] == 0
-    for title, body in (("Update one", "First update."), ("Update two", "Second update."), ("Council votes", None)):
+    posts = (("Update one", "First update."), ("Update two", "Second update."), ("Update three", "Third update."))
+    for title, body in (*posts, ("Council votes", None)):
         doc = docs[title]
         assert doc["url"] is None  # its id comes from source + title + date, not a page it shares
         assert str(doc["fetch_error"]).startswith("post:" if body else "no-link:")

@@ -320,16 +320,22 @@ class FeedPoller(Poller):
 
 
 def _posts(items: list[FeedItem]) -> set[str]:
-    """Keys of items whose links differ from another item's only by `#fragment`: posts of one page (a live blog).
+    """Keys of the posts of one page (a live blog): items sharing a page with others, told apart by a `#fragment`
+    of their link or guid.
 
     Fetching the page would give each the same page, and the same article: each is its own content instead.
     """
-    links: defaultdict[str, set[str]] = defaultdict(set)
+    by_page: defaultdict[str, list[FeedItem]] = defaultdict(list)
     for item in items:
         if item.link:
-            links[urldefrag(item.link).url].add(item.link)
-    shared = {page for page, variants in links.items() if len(variants) > 1}
-    return {item.key for item in items if item.link and "#" in item.link and urldefrag(item.link).url in shared}
+            by_page[urldefrag(item.link).url].append(item)
+    return {
+        item.key
+        for group in by_page.values()
+        if len(group) > 1
+        for item in group
+        if "#" in (item.link or "") or "#" in (item.guid or "")
+    }
 
 
 def own_document(item: FeedItem, config: PolledSource, post: bool, max_bytes: int) -> RawDocument | Refusal:

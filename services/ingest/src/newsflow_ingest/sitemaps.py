@@ -21,7 +21,7 @@ from defusedxml import DefusedXmlException
 
 from newsflow_common.dlq import Rejected
 from newsflow_common.logs import get_logger
-from newsflow_ingest.feeds import Poller
+from newsflow_ingest.feeds import Poller, clean_text
 from newsflow_ingest.fetch import GZIP_TYPES, XML_TYPES, Fetcher, Page
 from newsflow_ingest.metrics import SKIPPED
 from newsflow_ingest.pages import PageIngest
@@ -83,7 +83,7 @@ def _news_hints(news: Element | None) -> SourceHints | None:
     publication = next((child for child in news if _local(child.tag) == "publication"), None)
     language = _text(publication, "language") if publication is not None else None
     return SourceHints(
-        title=_text(news, "title"),
+        title=clean_text(_text(news, "title")),  # titles carry markup and entities there too
         published_at=_date(_text(news, "publication_date")),
         site_name=_text(publication, "name") if publication is not None else None,
         language=language[:2].lower() if language else None,
