@@ -280,7 +280,7 @@ def _sha256(data: bytes) -> str:
 
 class FeedPoller(Poller):
     """A feed's new and updated items: each item's page, or for an item without a link or a post of a
-    page (links that differ only by `#fragment`), a document made of the item's own content.
+    page (items sharing a page, told apart by a `#fragment`), a document made of the item's own content.
     """
 
     async def poll(self) -> int:
@@ -347,13 +347,14 @@ def own_document(item: FeedItem, config: PolledSource, post: bool, max_bytes: in
     locator = f"{config.url}#item={item.guid or item.hints.title or ''}|{date}"
     text = item.content or item.hints.summary or (html.escape(item.hints.title) if item.hints.title else None)
     why = (
-        f"post: one of several posts of {urldefrag(item.link or '').url} (links differ by #fragment); its own content"
+        f"post: one of several posts of {urldefrag(item.link or '').url} (told apart by #fragment); its own content"
         if post
         else "no-link: the feed item has no link; its own content is the article"
     )
     if not text:
         original = json.dumps({"key": item.key, "guid": item.guid, "hints": item.hints.model_dump(mode="json")})
-        return Refusal("no-link", "feed item without a link, a title or any content", original.encode(), locator)
+        what = "a post without" if post else "a feed item without a link,"
+        return Refusal("empty" if post else "no-link", f"{what} a title or any content", original.encode(), locator)
     metadata = {
         "feed": config.url,
         **({"guid": item.guid} if item.guid else {}),
