@@ -8,7 +8,7 @@ STACK := $(UV) run --frozen python deploy/local/stack.py --kafka-port $(KAFKA_PO
 LOCAL_ENV := NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(KAFKA_PORT) NEWSFLOW_ELASTICSEARCH_URL=http://127.0.0.1:$(ES_PORT)
 
 .PHONY: install run stop stack-up stack-down stack-reset test lint typecheck unit integration schemas asyncapi up down clean \
-	bench-ingest bench-extract bench-parse bench-enrich bench-trends bench-index bench chaos env
+	bench-ingest bench-feeds bench-extract bench-parse bench-enrich bench-trends bench-index bench chaos env
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -72,6 +72,9 @@ asyncapi: install  ## regenerate libs/schemas/asyncapi.yaml from topics.yaml and
 # They read ../shared/datasets when present and say so when it is absent.
 bench-ingest: install  ## files into Kafka (docs/s) and the push API under load (req/s, p95)
 	$(UV) run --frozen python bench/ingest.py
+
+bench-feeds: install  ## one site in RSS, Atom and two sitemaps: page downloads and first-poll time vs no shared page state
+	$(UV) run --frozen python bench/feeds.py
 
 bench-extract: install  ## extraction quality on the 88 dev pages: F1, precision, recall vs trafilatura alone
 	$(UV) run --frozen python bench/extract.py

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "integration-token"
 RUN = uuid.uuid4().hex[:8]
-WORLD, SLOW, BOMB, MAP = (f"{name}-{RUN}" for name in ("world", "slow", "bomb", "map"))
+WORLD, SLOW, BOMB, MAP, NEWS_MAP = (f"{name}-{RUN}" for name in ("world", "slow", "bomb", "map", "news-map"))
 
 
 def page(title: str) -> bytes:
@@ -99,7 +99,7 @@ class Site:
             await asyncio.sleep(30)
         if path == "/feeds/bomb.xml":
             return web.Response(body=BOMB_FEED, content_type="application/rss+xml")
-        if path == "/sitemap.xml":
+        if path in ("/sitemap.xml", "/news-sitemap.xml"):  # two sitemaps listing the same page
             today = datetime.now(UTC).date().isoformat()
             body = (
                 '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
@@ -169,7 +169,10 @@ def ingest(
                     {"name": SLOW, "url": f"{site.base}/feeds/slow.xml", "interval": 1},
                     {"name": BOMB, "url": f"{site.base}/feeds/bomb.xml", "interval": 60},
                 ],
-                "sitemaps": [{"name": MAP, "url": f"{site.base}/sitemap.xml", "interval": 60}],
+                "sitemaps": [
+                    {"name": MAP, "url": f"{site.base}/sitemap.xml", "interval": 60},
+                    {"name": NEWS_MAP, "url": f"{site.base}/news-sitemap.xml", "interval": 60},
+                ],
             }
         )  # JSON is YAML
     )
@@ -199,6 +202,7 @@ def test_feed_items_arrive_with_their_hints_and_unfetchable_pages_with_their_sum
     assert storm["hints"]["title"] == "Storm hits coast"
     assert storm["hints"]["published_at"].startswith("2024-03-05T09:30:00")
     assert storm["hints"]["section"] == "World"
+    assert storm["hints"]["authors"] == ["Ann Lee"]  # written `desk@wire.example (Ann Lee)`
     for path, reason in (("/news/broken", "http-500"), ("/private/secret", "robots"), ("/news/image", "content-type")):
         doc = by_url[path]
         assert doc["fetch_error"].startswith(reason), doc["fetch_error"]
@@ -234,10 +238,18 @@ def test_the_slow_feed_and_the_bomb_feed_do_not_stop_the_others(
     service.assert_running()
 
 
-def test_sitemap_entries_are_fetched_once(ingest: tuple[Service, int, Path], kafka: Kafka, site: Site) -> None:
-    (doc,) = wait_until(lambda: raw(kafka, MAP), 60, "the sitemap's page")
+def mapped(kafka: Kafka) -> list[dict[str, Any]]:
+    return raw(kafka, MAP) + raw(kafka, NEWS_MAP)
+
+
+def test_a_page_in_two_sitemaps_is_fetched_once_as_is_robots_txt(
+    ingest: tuple[Service, int, Path], kafka: Kafka, site: Site
+) -> None:
+    wait_until(lambda: site.hits["/sitemap.xml"] and site.hits["/news-sitemap.xml"], 60, "both sitemaps polled")
+    (doc,) = wait_until(lambda: mapped(kafka), 60, "the sitemaps' page")
     assert doc["url"] == f"{site.base}/news/mapped"
     assert site.hits["/news/mapped"] == 1
+    assert site.hits["/robots.txt"] == 1  # one reading for every poller
 
 
 def test_links_on_news_links_v1_are_fetched_or_dead_lettered(
@@ -292,14 +304,14 @@ def test_after_a_restart_nothing_is_fetched_or_sent_again(
     ingest: tuple[Service, int, Path], kafka: Kafka, site: Site
 ) -> None:
     service, _, _ = ingest
-    wait_until(lambda: len(raw(kafka, WORLD)) >= 4 and raw(kafka, MAP), 60, "the first round")
+    wait_until(lambda: len(raw(kafka, WORLD)) >= 4 and mapped(kafka), 60, "the first round")
     service.stop()
     pages_before = {path: site.hits[path] for path in ("/news/storm", "/news/mapped")}
     polls_before = site.not_modified["/feeds/world.xml"]
     service.start().wait_healthy()
     wait_until(lambda: site.not_modified["/feeds/world.xml"] > polls_before, 30, "a conditional poll after the restart")
     assert len(raw(kafka, WORLD)) == 4
-    assert len(raw(kafka, MAP)) == 1
+    assert len(mapped(kafka)) == 1
     assert {path: site.hits[path] for path in pages_before} == pages_before
 
 

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
 
 import aiohttp
 
@@ -21,6 +20,7 @@ from newsflow_common.logs import get_logger
 from newsflow_common.metrics import RETRIES
 from newsflow_common.retry import backoff_delay
 from newsflow_ingest.documents import parse_content_type
+from newsflow_ingest.robots import Robots
 from newsflow_ingest.settings import IngestSettings
 from newsflow_ingest.ssrf import Forbidden, Guard, GuardedResolver, parse_allow
 
@@ -30,7 +30,6 @@ XML_TYPES = frozenset(
 )
 GZIP_TYPES = frozenset({"application/gzip", "application/x-gzip"})
 REDIRECTS = {301, 302, 303, 307, 308}
-ROBOTS_TTL_SECONDS = 3600.0
 
 log = get_logger(__name__)
 
@@ -78,7 +77,7 @@ class Fetcher:
             headers={"User-Agent": settings.user_agent},
         )
         self._hosts: dict[str, Host] = {}
-        self._robots: dict[str, tuple[RobotFileParser | None, float | None]] = {}
+        self.robots = Robots(lambda url: self.get(url, None, robots=False), settings.user_agent)
 
     async def close(self) -> None:
         await self.session.close()
@@ -173,31 +172,8 @@ class Fetcher:
         return b"".join(chunks)
 
     async def robots_allow(self, url: str) -> bool:
-        """What the host's robots.txt says for our user agent (cached an hour); always yes when switched off."""
-        if not self.settings.respect_robots:
-            return True
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        parser, fetched = self._robots.get(origin, (None, None))
-        if fetched is None or time.monotonic() - fetched > ROBOTS_TTL_SECONDS:
-            parser = await self._load_robots(origin)
-            self._robots[origin] = (parser, time.monotonic())
-        return parser is None or parser.can_fetch(self.settings.user_agent, url)
-
-    async def _load_robots(self, origin: str) -> RobotFileParser | None:
-        """The parsed robots.txt; None (allow all) when there is none or it cannot be read."""
-        parser = RobotFileParser()
-        try:
-            page = await self.get(f"{origin}/robots.txt", None, robots=False)
-        except FetchError as exc:
-            if exc.kind in ("http-401", "http-403"):
-                parser.parse(["User-agent: *", "Disallow: /"])  # the usual reading of a robots.txt behind a login
-                return parser
-            if not exc.kind.startswith("http-4"):
-                log.warning("robots.txt unreadable, fetching anyway", origin=origin, error=str(exc))
-            return None
-        parser.parse((page.body if page else b"").decode("utf-8", "replace").splitlines())
-        return parser
+        """What the host's robots.txt says for our user agent (robots.py); always yes when switched off."""
+        return not self.settings.respect_robots or await self.robots.allows(url)
 
     @asynccontextmanager
     async def _polite(self, url: str) -> AsyncIterator[None]:

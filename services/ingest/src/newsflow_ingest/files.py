@@ -29,7 +29,7 @@ Item = RawDocument | Refusal
 def file_kind(path: Path) -> str | None:
     """'warc', a text/article suffix ('.html', '.jsonl'...), or None when unsupported; '.gz' looks inside."""
     name = path.name.lower()
-    if name.endswith((".warc", ".warc.gz")):
+    if name.endswith((".warc", ".warc.gz", ".arc", ".arc.gz")):  # warc.py reads both formats
         return "warc"
     if name.endswith(".gz"):
         return file_kind(path.with_suffix(""))

@@ -45,6 +45,11 @@ class SeenStore:
     async def is_seen(self, key: str, version: str) -> bool:
         return await asyncio.to_thread(self._is_seen, key, version)
 
+    async def version(self, key: str) -> str | None:
+        """The version last marked for ``key``; None when it was never seen."""
+        row = await asyncio.to_thread(self._query, "SELECT version FROM seen WHERE key = ?", key)
+        return row[0] if row else None
+
     async def mark(self, key: str, version: str) -> None:
         await asyncio.to_thread(self._mark, [(key, version)])
 

@@ -21,8 +21,7 @@ from defusedxml import DefusedXmlException
 
 from newsflow_common.dlq import Rejected
 from newsflow_common.logs import get_logger
-from newsflow_ingest.documents import Refusal
-from newsflow_ingest.feeds import Poller
+from newsflow_ingest.feeds import Poller, clean_text
 from newsflow_ingest.fetch import GZIP_TYPES, XML_TYPES, Fetcher, Page
 from newsflow_ingest.metrics import SKIPPED
 from newsflow_ingest.pages import PageIngest
@@ -84,11 +83,15 @@ def _news_hints(news: Element | None) -> SourceHints | None:
     publication = next((child for child in news if _local(child.tag) == "publication"), None)
     language = _text(publication, "language") if publication is not None else None
     return SourceHints(
-        title=_text(news, "title"),
+        title=clean_text(_text(news, "title")),  # titles carry markup and entities there too
         published_at=_date(_text(news, "publication_date")),
         site_name=_text(publication, "name") if publication is not None else None,
         language=language[:2].lower() if language else None,
     )
+
+
+def _entry_key(entry: Entry) -> str:
+    return f"entry:{normalize_url(entry.loc)}"
 
 
 def _local(tag: str) -> str:
@@ -123,28 +126,30 @@ class SitemapPoller(Poller):
 
     async def _sitemap(self, url: str, depth: int) -> int:
         page = await self.fetch(url, SITEMAP_TYPES, "sitemap")
-        if page is None:
+        if page is None or await self.refused_before(url, page):
             return 0
         try:
             sitemap = parse_sitemap(self._unpack(page))
         except Rejected as exc:
-            await self.ingestor.refuse(Refusal(exc.kind, str(exc), page.body, url), self.config.name)
+            await self.refuse(url, page, exc)
             return 0
         found = 0
         for child in sitemap.children:
             if depth < MAX_DEPTH and not await self._unchanged(f"sitemap:{child.loc}", child):
                 found += await self._sitemap(child.loc, depth + 1)
                 await self.seen.mark(f"sitemap:{child.loc}", child.lastmod or "")
-        new = [entry for entry in sitemap.pages if self._recent(entry)]
-        new = [entry for entry in new if not await self._unchanged(f"entry:{normalize_url(entry.loc)}", entry)]
-        await asyncio.gather(*(self._ingest(entry, url) for entry in new))
+        recent = [entry for entry in sitemap.pages if self._recent(entry)]
+        changes = await self.changes([(_entry_key(entry), entry.lastmod or "") for entry in recent])
+        new = [(entry, updated) for entry, updated in zip(recent, changes, strict=True) if updated is not None]
+        SKIPPED.labels(self.config.name, "lastmod").inc(len(recent) - len(new))
+        await asyncio.gather(*(self._ingest(entry, url, updated) for entry, updated in new))
         await self.remember_validators(url, page)
         log.info("sitemap polled", source=self.config.name, url=url, pages=len(sitemap.pages), new=len(new))
         return found + len(new)
 
-    async def _ingest(self, entry: Entry, sitemap_url: str) -> None:
-        await self.ingest_link(entry.loc, entry.hints, sitemap_url)
-        await self.seen.mark(f"entry:{normalize_url(entry.loc)}", entry.lastmod or "")
+    async def _ingest(self, entry: Entry, sitemap_url: str, updated: bool) -> None:
+        await self.ingest_link(entry.loc, entry.hints, sitemap_url, changed=updated)
+        await self.seen.mark(_entry_key(entry), entry.lastmod or "")
 
     async def _unchanged(self, key: str, entry: Entry) -> bool:
         """Seen before with the same lastmod (an entry without lastmod is read once)."""

@@ -33,11 +33,32 @@ def plausible(date: datetime, fetched_at: datetime) -> bool:
 
 
 def choose(candidates: Iterable[Candidate], fetched_at: datetime) -> tuple[datetime, PublishedAtSource]:
-    """The first plausible candidate in the order given (trust order), else the fetch time."""
+    """The first plausible candidate in the order given (trust order), else the fetch time.
+
+    A day without a time (a URL's /2024/03/05/) gives way to a later candidate that falls on that day and
+    tells the time (the feed's timestamp): the more precise of agreeing dates wins.
+    """
+    chosen: tuple[datetime, PublishedAtSource] | None = None
     for source, date in candidates:
-        if date is not None and plausible(date, fetched_at):
+        if date is None or not plausible(date, fetched_at):
+            continue
+        if chosen is None:
+            chosen = date, source
+            if not day_only(date):
+                return chosen
+        elif not day_only(date) and on_day(date, chosen[0]):
             return date, source
-    return fetched_at, "fetch-time"
+    return chosen or (fetched_at, "fetch-time")
+
+
+def day_only(date: datetime) -> bool:
+    """Midnight UTC: what a date without a time of day is read as."""
+    return date.utcoffset() == timedelta(0) and (date.hour, date.minute, date.second, date.microsecond) == (0, 0, 0, 0)
+
+
+def on_day(date: datetime, day: datetime) -> bool:
+    """Whether ``date`` falls on ``day`` somewhere on Earth (time zones run from UTC-12 to UTC+14)."""
+    return day - timedelta(hours=14) <= date < day + timedelta(hours=36)
 
 
 def parse_iso(value: str | None) -> datetime | None:
