@@ -55,6 +55,7 @@ LEDGER_COLUMNS = [
     "enriched",
     "duplicates",
     "indexed",
+    "superseded",
     "index_dlq",
 ]
 SERVICE_COLUMNS = ["name", "health", "in", "out", "errors", "dead_letters", "in_per_s", "out_per_s", "url"]
