@@ -75,3 +75,13 @@ def test_openapi_documents_every_route():
     assert set(document["paths"]["/entities/{name}/timeline"]["get"]["parameters"][1]["schema"]["enum"]) == set(
         queries.INTERVALS
     )
+
+
+@pytest.mark.parametrize(
+    "ignored",
+    [["trending", "--source", "s"], ["wait", "--count", "1", "--size", "3"], ["cluster", "c-1", "--source", "s"]],
+)
+def test_an_option_the_command_would_ignore_is_refused(ignored):
+    with pytest.raises(SystemExit) as exited:
+        query.parser().parse_args(ignored)
+    assert exited.value.code == 2

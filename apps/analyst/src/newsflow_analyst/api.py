@@ -9,6 +9,7 @@ Answers are JSON. A bad parameter is a 400 with the reason; Elasticsearch away i
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from elasticsearch import ApiError, AsyncElasticsearch
 from newsflow_analyst import queries
 from newsflow_analyst.settings import ApiSettings
 from newsflow_common import es
+from newsflow_common.cli import parse_command_line
 from newsflow_common.health import Health, make_app
 from newsflow_common.lifecycle import shutdown_event
 from newsflow_common.logs import configure_logging, get_logger
@@ -233,11 +235,12 @@ async def serve(settings: ApiSettings) -> None:
         log.info("stopped")
 
 
-def main() -> None:
-    settings = ApiSettings()
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_command_line("newsflow-api", __doc__ or "", ApiSettings, "newsflow-analyst", argv)
     configure_logging(SERVICE, settings.log_level)
     asyncio.run(serve(settings))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
