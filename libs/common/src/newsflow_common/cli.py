@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings
 
 S = TypeVar("S", bound=BaseSettings)
 _LITERAL = re.compile(r"``([^`]*)``")
+SETTING_COLUMN = 48
 
 
 def plain(text: str) -> str:
@@ -44,8 +45,13 @@ def settings_help(model: type[BaseSettings]) -> str:
         default = field.get_default(call_default_factory=True)
         shown = "(unset)" if default is None else "***" if isinstance(default, SecretStr) else str(default)
         rows.append((f"{prefix}{name}".upper(), shown, plain(field.description or "")))
-    width = max(len(env) + len(shown) for env, shown, _ in rows) + 3
-    lines = [f"  {f'{env}={shown}'.ljust(width)}{text}".rstrip() for env, shown, text in rows]
+    lines = []
+    for env, shown, text in rows:
+        setting = f"{env}={shown}"
+        if len(setting) < SETTING_COLUMN:
+            lines.append(f"  {setting.ljust(SETTING_COLUMN)}{text}".rstrip())
+        else:  # a long default (a user agent, a URL): its description on the next line
+            lines += [f"  {setting}", *([f"  {'':{SETTING_COLUMN}}{text}"] if text else [])]
     return "settings (environment variables, with their defaults):\n" + "\n".join(lines)
 
 
