@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from newsflow_common.logs import configure_logging, get_logger
+from tests.unit.test_common import restore_logging  # noqa: F401  (the fixture: the root handlers put back)
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 class Terminal(io.StringIO):
@@ -18,22 +19,11 @@ class Terminal(io.StringIO):
         return True
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
-
-
 def logged(stream: io.StringIO) -> list[str]:
     return [line for line in stream.getvalue().splitlines() if line.strip()]
 
 
-def test_a_terminal_gets_readable_lines_not_json(monkeypatch: pytest.MonkeyPatch, restore_logging: None) -> None:
+def test_a_terminal_gets_readable_lines_not_json(monkeypatch: pytest.MonkeyPatch) -> None:
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     configure_logging("test-logs", "INFO")
@@ -46,7 +36,7 @@ def test_a_terminal_gets_readable_lines_not_json(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_pipe_gets_json_with_the_logger_name_of_library_lines(
-    monkeypatch: pytest.MonkeyPatch, restore_logging: None
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pipe = io.StringIO()
     monkeypatch.setattr("sys.stderr", pipe)
@@ -59,7 +49,7 @@ def test_a_pipe_gets_json_with_the_logger_name_of_library_lines(
     assert by_event["own line"]["logger"] == "newsflow_test.own"
 
 
-def test_a_traceback_in_json_is_structured(monkeypatch: pytest.MonkeyPatch, restore_logging: None) -> None:
+def test_a_traceback_in_json_is_structured(monkeypatch: pytest.MonkeyPatch) -> None:
     pipe = io.StringIO()
     monkeypatch.setattr("sys.stderr", pipe)
     configure_logging("test-logs", "INFO")
@@ -73,7 +63,7 @@ def test_a_traceback_in_json_is_structured(monkeypatch: pytest.MonkeyPatch, rest
     assert raised["frames"][-1]["name"] == "test_a_traceback_in_json_is_structured"
 
 
-def test_a_traceback_carries_no_local_variables(monkeypatch: pytest.MonkeyPatch, restore_logging: None) -> None:
+def test_a_traceback_carries_no_local_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     pipe = io.StringIO()
     monkeypatch.setattr("sys.stderr", pipe)
     configure_logging("test-logs", "INFO")
