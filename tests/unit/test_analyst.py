@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import ValidationError
 
 from newsflow_analyst import api, queries
 from newsflow_analyst import cli as query
+from newsflow_analyst.contract import SearchParams, TopParams
 from newsflow_analyst.queries import Filters, decode_cursor, encode_cursor, entity_clause
+from newsflow_analyst.settings import ApiSettings
+from newsflow_common import es
+from newsflow_common.health import Health
 
 
 def test_no_filters_is_no_clause():
@@ -65,13 +71,97 @@ def test_cli_keeps_the_commands_make_run_and_tests_use():
         parse(["timeline", "Oslo", "--interval", "week"])
 
 
-def test_openapi_documents_every_route():
-    document = api.openapi()
+def test_openapi_documents_every_route_from_the_models():
+    document = api.openapi(max_size=50)
     assert document["openapi"] == "3.1.0"
     assert set(document["paths"]) == set(api.ROUTES)
+    schemas = document["components"]["schemas"]
     for path, item in document["paths"].items():
-        names = {p["name"] for p in item["get"]["parameters"]}
-        assert all(f"{{{name}}}" not in path or name in names for name in ("name", "cluster_id")), path
-    assert set(document["paths"]["/entities/{name}/timeline"]["get"]["parameters"][1]["schema"]["enum"]) == set(
-        queries.INTERVALS
-    )
+        get = item["get"]
+        params = {p["name"]: p for p in get["parameters"]}
+        assert all(params[n]["in"] == "path" and params[n]["required"] for n in ("name", "cluster_id") if n in params)
+        assert all(f"{{{name}}}" not in path or name in params for name in ("name", "cluster_id")), path
+        if "size" in params:
+            assert params["size"]["schema"]["maximum"] == 50, path  # the deployment's maximum, documented
+        answer = get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert answer in schemas
+        assert "ErrorAnswer" in get["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
+
+
+def schema_of(path: str, name: str) -> dict:
+    document = api.openapi()
+    (param,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name]
+    schema = param["schema"]
+    while "anyOf" in schema:  # optional: the non-null branch
+        schema = next(s for s in schema["anyOf"] if s.get("type") != "null")
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def test_the_typed_parameters_are_enums_in_the_document():
+    assert set(schema_of("/trending", "window")["enum"]) == {"1h", "6h", "24h", "7d", "30d"}
+    assert set(schema_of("/entities/top", "type")["enum"]) == {"PERSON", "ORG", "LOC", "NORP", "EVENT"}
+    assert set(schema_of("/entities/{name}/timeline", "interval")["enum"]) == set(queries.INTERVALS)
+
+
+@pytest.mark.parametrize("kind", ["FOO", "person"])
+def test_an_entity_type_is_one_of_the_indexed_ones_as_indexed(kind):
+    """Documented: the types as they are indexed, upper case; person is refused with the list, not guessed."""
+    with pytest.raises(ValidationError, match="PERSON"):
+        TopParams.model_validate({"type": kind})
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "yesterday",
+        "2024-13-01",
+        "2023-02-29",
+        "2024-04-31",
+        "now-7x",
+        "2024-05-07 10:00",
+        "0000-01-01",
+        "2024-05-07T10:00+19:00",
+        "'",
+    ],
+)
+def test_a_junk_date_is_refused_by_us(junk):
+    with pytest.raises(ValidationError, match="ISO 8601"):
+        SearchParams.model_validate({"since": junk})
+
+
+@pytest.mark.parametrize(
+    "good",
+    ["2024-05-07", "2024-02-29", "2000-02-29", "2024-05-07T10:00:00.123Z", "2024-05-07T10:00+02:00", "now-7d/d", "now"],
+)
+def test_dates_elasticsearch_understands_pass(good):
+    assert SearchParams.model_validate({"until": good}).until == good
+
+
+async def test_bad_parameters_are_400_with_our_reason_before_elasticsearch_is_asked():
+    settings = ApiSettings(elasticsearch_url="http://127.0.0.1:9")
+    client = es.client(settings)
+    app = api.make_api(client, settings, Health("test-api"))
+    async with TestClient(TestServer(app)) as http:
+        for path, params, words in [
+            ("/search", {"q": "x", "size": "101"}, "100"),
+            ("/search", {"since": "last tuesday"}, "ISO 8601"),
+            ("/entities/top", {"type": "FOO"}, "type"),
+            ("/trending", {"window": "forever"}, "window"),
+            ("/entities/Oslo/timeline", {"interval": "week"}, "interval"),
+        ]:
+            response = await http.get(path, params=params)
+            assert response.status == 400, (path, params)
+            assert words in (await response.json())["error"], (path, params)
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    "ignored",
+    [["trending", "--source", "s"], ["wait", "--count", "1", "--size", "3"], ["cluster", "c-1", "--source", "s"]],
+)
+def test_an_option_the_command_would_ignore_is_refused(ignored):
+    with pytest.raises(SystemExit) as exited:
+        query.parser().parse_args(ignored)
+    assert exited.value.code == 2

@@ -75,8 +75,9 @@ def refusal(kind: str, source: str = SOURCE) -> list[Fact]:
     return facts_of(dlq_of(RAW), encode(dead), [(SOURCE_NAME_HEADER, source.encode())])
 
 
-def indexed(*ids: str, source: str = SOURCE) -> list[Fact]:
-    return [Indexed(article_id, source, LATER) for article_id in ids]
+def indexed(*ids: str, source: str = SOURCE, doc_id: str = "d-page") -> list[Fact]:
+    """What Elasticsearch holds: one document per article id, the version of ``doc_id``."""
+    return [Indexed(article_id, doc_id, source, LATER) for article_id in ids]
 
 
 def sample_page() -> tuple[list[Fact], list[Article]]:
@@ -131,7 +132,7 @@ def test_an_article_dead_lettered_by_enrich_or_index_is_accounted_for() -> None:
 def test_a_duplicate_is_an_end_of_its_own() -> None:
     original, copy = article("a-first", "d-1"), article("a-copy", "d-2")
     facts = on(RAW, raw("d-1"), raw("d-2")) + on(ARTICLES, original, copy)
-    facts += on(ENRICHED, enriched(original), enriched(copy, duplicate_of="a-first")) + indexed("a-first")
+    facts += on(ENRICHED, enriched(original), enriched(copy, duplicate_of="a-first")) + indexed("a-first", doc_id="d-1")
     report = build(facts)
     assert report.balanced
     assert report.totals()[SOURCE].duplicates == 1
@@ -203,3 +204,41 @@ def test_json_and_table_rows_say_the_same() -> None:
     assert as_json["unbalanced"] == []
     row = ledger_rows(report, hourly=False)[0]
     assert (row["source"], row["received"], row["refused"], row["indexed"]) == (SOURCE, 3, "binary:1,empty:1", 4)
+
+
+def test_two_documents_whose_stories_share_a_canonical_url_both_end() -> None:
+    """Issue 10 item 6: the second document's article carries the same article_id; it is still its article."""
+    first, second = article("a-same", "d-1"), article("a-same", "d-2")
+    facts = on(RAW, raw("d-1"), raw("d-2")) + on(ARTICLES, first, second)
+    facts += on(ENRICHED, enriched(first), enriched(second)) + indexed("a-same", doc_id="d-2")
+    report = build(facts)
+    assert report.breaks == []
+    totals = report.totals()[SOURCE]
+    assert (totals.articles, totals.indexed, totals.superseded) == (2, 1, 1)
+
+
+def test_a_url_back_with_changed_content_balances() -> None:
+    """The same URL fetched again with new content: a new document, the same article id, a newer version indexed."""
+    old, new = article("a-url", "d-old"), article("a-url", "d-new")
+    facts = on(RAW, raw("d-old", url="https://news.example/a"), raw("d-new", url="https://news.example/a"))
+    facts += on(ARTICLES, old, new) + on(ENRICHED, enriched(old), enriched(new)) + indexed("a-url", doc_id="d-new")
+    assert build(facts).balanced
+
+
+def test_an_article_lost_before_enrich_is_named_even_when_its_id_is_indexed_from_another_document() -> None:
+    first, second = article("a-same", "d-1"), article("a-same", "d-2")
+    facts = on(RAW, raw("d-1"), raw("d-2")) + on(ARTICLES, first, second)
+    facts += on(ENRICHED, enriched(first)) + indexed("a-same", doc_id="d-1")
+    report = build(facts)
+    assert [(b.what, b.id) for b in report.breaks] == [("article", "a-same")]
+    assert "d-2" in report.breaks[0].detail
+    assert "not enriched" in report.breaks[0].detail
+
+
+def test_a_dead_letter_ends_only_the_record_it_holds() -> None:
+    first, second = article("a-same", "d-1"), article("a-same", "d-2")
+    facts = on(RAW, raw("d-1"), raw("d-2")) + on(ARTICLES, first, second)
+    facts += letter(ARTICLES, encode(first), "enrich", "unexpected")
+    report = build(facts)
+    assert [(b.what, b.id) for b in report.breaks] == [("article", "a-same")]
+    assert "d-2" in report.breaks[0].detail

@@ -1,23 +1,47 @@
-"""``newsflow-api``: the analyst's questions over HTTP (aiohttp), described by an OpenAPI document.
+"""newsflow-api: the analyst's questions over HTTP (aiohttp), described by an OpenAPI document.
 
-GET /search  /entities/top  /trending  /entities/{name}/timeline  /entities/{name}/related
-    /clusters/{cluster_id}  /openapi.json  /healthz  /metrics
+  GET /search  /entities/top  /trending  /entities/{name}/timeline  /entities/{name}/related
+      /clusters/{cluster_id}  /openapi.json  /healthz  /metrics
 
-Answers are JSON. A bad parameter is a 400 with the reason; Elasticsearch away is a 503.
+Answers are JSON. A bad parameter is a 400 with the reason; Elasticsearch away is a 503. The OpenAPI document
+is generated from the models that validate each request and answer (newsflow_analyst.contract).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
 from aiohttp import web
 from elasticsearch import ApiError, AsyncElasticsearch
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from newsflow_analyst import queries
+from newsflow_analyst.contract import (
+    ClusterAnswer,
+    ClusterParams,
+    EntityPath,
+    ErrorAnswer,
+    Params,
+    RelatedAnswer,
+    SearchAnswer,
+    SearchParams,
+    TimelineAnswer,
+    TimelineParams,
+    TopAnswer,
+    TopParams,
+    TrendingAnswer,
+    TrendingParams,
+    sized,
+)
 from newsflow_analyst.settings import ApiSettings
 from newsflow_common import es
+from newsflow_common.cli import parse_command_line
 from newsflow_common.health import Health, make_app
 from newsflow_common.lifecycle import shutdown_event
 from newsflow_common.logs import configure_logging, get_logger
@@ -29,174 +53,179 @@ CLIENT = web.AppKey("client", AsyncElasticsearch)
 SETTINGS = web.AppKey("settings", ApiSettings)
 
 
-class BadRequest(ValueError):
-    """A parameter the API cannot use."""
+@dataclass(frozen=True)
+class Route:
+    """One question: its parameters and its answer are models, and the OpenAPI document is made from them."""
+
+    summary: str
+    params: type[Params]
+    answer: type[BaseModel]
+    ask: Callable[[web.Request, Any], Awaitable[dict[str, Any]]]
+    size: int | None = None
+    """Default page size; None: the question takes no size."""
 
 
-def size_of(request: web.Request, default: int = 10) -> int:
-    raw = request.query.get("size", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= request.app[SETTINGS].api_max_size:
-        raise BadRequest(f"size must be an integer from 1 to {request.app[SETTINGS].api_max_size}, not {raw!r}")
-    return int(raw)
+def filters_of(params: Any) -> queries.Filters:
+    def value(name: str) -> str | None:
+        found = getattr(params, name, None)
+        return None if found is None else str(found)
 
-
-def filters_of(request: web.Request) -> queries.Filters:
-    q = request.query
     return queries.Filters(
-        source=q.get("source"),
-        section=q.get("section"),
-        site=q.get("site"),
-        language=q.get("language"),
-        entity=q.get("entity"),
-        entity_type=q.get("entity_type"),
-        since=q.get("since"),
-        until=q.get("until"),
+        source=value("source"),
+        section=value("section"),
+        site=value("site"),
+        language=value("language"),
+        entity=value("entity"),
+        entity_type=value("entity_type"),
+        since=value("since"),
+        until=value("until"),
     )
 
 
-async def search(request: web.Request) -> Any:
-    app = request.app
-    return await queries.search(
-        app[CLIENT], app[SETTINGS].articles_alias, request.query.get("q"), filters_of(request), size_of(request),
-        request.query.get("after"),
-    )  # fmt: skip
+def articles(request: web.Request) -> tuple[AsyncElasticsearch, str]:
+    return request.app[CLIENT], request.app[SETTINGS].articles_alias
 
 
-async def top(request: web.Request) -> Any:
-    kind = request.query.get("type", "PERSON")
-    rows = await queries.top_entities(
-        request.app[CLIENT], request.app[SETTINGS].articles_alias, kind, filters_of(request), size_of(request)
-    )
-    return {"type": kind, "entities": rows}
+async def search(request: web.Request, p: Any) -> dict[str, Any]:
+    return await queries.search(*articles(request), p.q, filters_of(p), p.size, p.after)
 
 
-async def trending(request: web.Request) -> Any:
-    window = request.query.get("window", "24h")
-    if not (window[:-1].isdigit() and window[-1] in "mhdw"):
-        raise BadRequest(f"window must look like 30m, 24h, 7d or 2w, not {window!r}")
-    rows = await queries.trending(
-        request.app[CLIENT], request.app[SETTINGS].trends_alias, window, request.query.get("type"), size_of(request)
-    )
-    return {"window": window, "trends": rows}
+async def top(request: web.Request, p: Any) -> dict[str, Any]:
+    rows = await queries.top_entities(*articles(request), p.type, filters_of(p), p.size)
+    return {"type": p.type, "entities": rows}
 
 
-async def timeline(request: web.Request) -> Any:
-    name, interval = request.match_info["name"], request.query.get("interval", "day")
-    rows = await queries.timeline(
-        request.app[CLIENT], request.app[SETTINGS].articles_alias, name, interval, filters_of(request)
-    )
-    return {"entity": name, "interval": interval, "periods": rows}
+async def trending(request: web.Request, p: Any) -> dict[str, Any]:
+    client, alias = request.app[CLIENT], request.app[SETTINGS].trends_alias
+    return {"window": p.window, "trends": await queries.trending(client, alias, p.window, p.type, p.size)}
 
 
-async def related(request: web.Request) -> Any:
-    name = request.match_info["name"]
-    rows = await queries.cooccurring(
-        request.app[CLIENT], request.app[SETTINGS].articles_alias, name, filters_of(request), size_of(request)
-    )
-    return {"entity": name, "related": rows}
+async def timeline(request: web.Request, p: Any) -> dict[str, Any]:
+    rows = await queries.timeline(*articles(request), p.name, p.interval, filters_of(p))
+    return {"entity": p.name, "interval": p.interval, "periods": rows}
 
 
-async def cluster(request: web.Request) -> Any:
-    cluster_id = request.match_info["cluster_id"]
-    rows = await queries.cluster(
-        request.app[CLIENT], request.app[SETTINGS].articles_alias, cluster_id, size_of(request, 100)
-    )
-    return {"cluster_id": cluster_id, "articles": rows}
+async def related(request: web.Request, p: Any) -> dict[str, Any]:
+    rows = await queries.cooccurring(*articles(request), p.name, filters_of(p), p.size)
+    return {"entity": p.name, "related": rows}
 
 
-def answering(question: Callable[[web.Request], Awaitable[Any]]) -> Handler:
-    """JSON out; the caller's mistakes are 400 with the reason, Elasticsearch's troubles 503."""
+async def cluster(request: web.Request, p: Any) -> dict[str, Any]:
+    return {"cluster_id": p.cluster_id, "articles": await queries.cluster(*articles(request), p.cluster_id, p.size)}
+
+
+ROUTES: dict[str, Route] = {
+    "/search": Route(
+        "Articles matching q (title, summary, body), highlighted; newest first without q. Page with `after`.",
+        SearchParams, SearchAnswer, search, size=10,
+    ),
+    "/entities/top": Route("Entities of a type with the most mentions", TopParams, TopAnswer, top, size=10),
+    "/trending": Route(
+        "Terms with the highest trend score in windows that ended within `window`, each once",
+        TrendingParams, TrendingAnswer, trending, size=10,
+    ),
+    "/entities/{name}/timeline": Route(
+        "Articles naming the entity per hour or day", TimelineParams, TimelineAnswer, timeline
+    ),
+    "/entities/{name}/related": Route(
+        "People, organizations and places named in the same articles", EntityPath, RelatedAnswer, related, size=10
+    ),
+    "/clusters/{cluster_id}": Route(
+        "The articles of one story cluster, first published first", ClusterParams, ClusterAnswer, cluster, size=100
+    ),
+}  # fmt: skip
+
+
+def params_model(route: Route, max_size: int) -> type[Params]:
+    return route.params if route.size is None else sized(route.params, min(route.size, max_size), max_size)
+
+
+def refusal(error: ValidationError) -> str:
+    """A validation error as one line a person can act on: each parameter and what was wrong with it."""
+    reasons = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "parameters"
+        reasons.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(reasons)
+
+
+def answering(route: Route, params: type[Params]) -> Handler:
+    """Parameters validated by their model (400 with the reason), the answer by its own; Elasticsearch away: 503."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
+        given = {**{key: request.query[key] for key in request.query}, **request.match_info}
         try:
-            return web.json_response(await question(request))
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+            asked = params.model_validate(given)
+            answer = route.answer.model_validate(await route.ask(request, asked))
+        except ValidationError as exc:
+            if exc.title != params.__name__:
+                raise  # our answer does not fit its own model: a bug, not the caller's
+            return error(400, refusal(exc))
+        except ValueError as exc:  # a paging cursor that is not ours
+            return error(400, str(exc))
         except ApiError as exc:
             if exc.status_code == 400:
-                return web.json_response({"error": f"Elasticsearch refused the query: {exc.message}"}, status=400)
+                log.warning("elasticsearch refused a question", path=request.path, error=str(exc.message))
+                return error(400, "these parameters cannot be answered (Elasticsearch refused the question)")
             if not es.is_transient_es_error(exc):
                 raise
-            return web.json_response({"error": f"Elasticsearch is unavailable: {exc.message}"}, status=503)
+            return error(503, f"Elasticsearch is unavailable: {exc.message}")
         except Exception as exc:
             if not es.is_transient_es_error(exc):
                 raise
-            return web.json_response({"error": f"Elasticsearch is unavailable: {exc!r}"}, status=503)
+            return error(503, f"Elasticsearch is unavailable: {type(exc).__name__}")
+        return web.json_response(answer.model_dump(mode="json"))
 
     return handler
 
 
-ROUTES: dict[str, Callable[[web.Request], Awaitable[Any]]] = {
-    "/search": search,
-    "/entities/top": top,
-    "/trending": trending,
-    "/entities/{name}/timeline": timeline,
-    "/entities/{name}/related": related,
-    "/clusters/{cluster_id}": cluster,
-}
+def error(status: int, reason: str) -> web.Response:
+    return web.json_response(ErrorAnswer(error=reason).model_dump(), status=status)
 
 
-def _param(name: str, where: str = "query", description: str = "", **schema: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": where,
-        "required": where == "path",
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
+def query_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's schema without the null branch of an optional: in a query string, absent is null."""
+    branches = [branch for branch in schema.get("anyOf", ()) if branch.get("type") != "null"]
+    if len(branches) != 1 or len(schema.get("anyOf", ())) != 2:
+        return schema
+    rest = {key: value for key, value in schema.items() if key not in ("anyOf", "default")}
+    return {**rest, **branches[0]}
 
 
-FILTER_PARAMS = [
-    _param("source", description="only articles from this source"),
-    _param("section"),
-    _param("site", description="site name"),
-    _param("language", description="ISO 639-1 code"),
-    _param("since", description="published at or after: ISO 8601 or date math (now-7d)"),
-    _param("until", description="published before"),
-]
-SIZE = _param("size", description="rows at most", type="integer", minimum=1, default=10)
-ENTITY = _param("name", "path", "the entity's name as indexed, e.g. 'Angela Merkel'")
-
-
-def openapi() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the API."""
-
-    def get(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+def openapi(max_size: int = ApiSettings.model_fields["api_max_size"].default) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, generated from the models that validate the parameters and the answers."""
+    params = {path: params_model(route, max_size) for path, route in ROUTES.items()}
+    answers = {route.answer for route in ROUTES.values()} | {ErrorAnswer}
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in params.values()]
+    models += [(m, "serialization") for m in answers]
+    _, schemas = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    components = schemas.get("$defs", {})
+    failure = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorAnswer"}}}
+    paths = {}
+    for path, route in ROUTES.items():
+        model = components.pop(params[path].__name__)
+        parameters = [
+            {
+                "name": name,
+                "in": "path" if f"{{{name}}}" in path else "query",
+                "required": f"{{{name}}}" in path or name in model.get("required", ()),
+                "description": schema.pop("description", ""),
+                "schema": query_schema(schema),
+            }
+            for name, schema in model["properties"].items()
+        ]
+        answer = {"application/json": {"schema": {"$ref": f"#/components/schemas/{route.answer.__name__}"}}}
         responses = {
-            "200": {"description": "the answer", "content": {"application/json": {"schema": {"type": "object"}}}},
-            "400": {"description": "a parameter the API cannot use, with the reason"},
-            "503": {"description": "Elasticsearch is unavailable; try again"},
+            "200": {"description": "the answer", "content": answer},
+            "400": {"description": "a parameter the API cannot use, with the reason", "content": failure},
+            "503": {"description": "Elasticsearch is unavailable; try again", "content": failure},
         }
-        return {"get": {"summary": summary, "parameters": params, "responses": responses}}
-
-    paths = {
-        "/search": get(
-            "Articles matching q (title, summary, body), highlighted; newest first without q. Page with `after`.",
-            [_param("q"), *FILTER_PARAMS, _param("entity"), _param("entity_type"), SIZE, _param("after")],
-        ),
-        "/entities/top": get(
-            "Entities of a type with the most mentions",
-            [_param("type", enum=["PERSON", "ORG", "LOC", "NORP", "EVENT"], default="PERSON"), *FILTER_PARAMS, SIZE],
-        ),
-        "/trending": get(
-            "Terms with the highest trend score in windows that ended within `window`",
-            [_param("window", default="24h", pattern="^[0-9]+[mhdw]$"), _param("type"), SIZE],
-        ),
-        "/entities/{name}/timeline": get(
-            "Articles naming the entity per hour or day",
-            [ENTITY, _param("interval", enum=list(queries.INTERVALS), default="day"), *FILTER_PARAMS],
-        ),
-        "/entities/{name}/related": get(
-            "People, organizations and places named in the same articles", [ENTITY, *FILTER_PARAMS, SIZE]
-        ),
-        "/clusters/{cluster_id}": get(
-            "The articles of one story cluster, first published first", [_param("cluster_id", "path"), SIZE]
-        ),
-    }
+        paths[path] = {"get": {"summary": route.summary, "parameters": parameters, "responses": responses}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "newsflow analyst API", "version": "1"},
+        "info": {"title": "newsflow analyst API", "version": version("newsflow-analyst")},
         "paths": paths,
+        "components": {"schemas": components},
     }
 
 
@@ -205,9 +234,9 @@ def make_api(client: AsyncElasticsearch, settings: ApiSettings, health: Health) 
     app = make_app(health)
     app[CLIENT] = client
     app[SETTINGS] = settings
-    for path, question in ROUTES.items():
-        app.router.add_get(path, answering(question))
-    document = openapi()
+    for path, route in ROUTES.items():
+        app.router.add_get(path, answering(route, params_model(route, settings.api_max_size)))
+    document = openapi(settings.api_max_size)
 
     async def serve_openapi(_: web.Request) -> web.Response:
         return web.json_response(document)
@@ -233,11 +262,12 @@ async def serve(settings: ApiSettings) -> None:
         log.info("stopped")
 
 
-def main() -> None:
-    settings = ApiSettings()
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_command_line("newsflow-api", __doc__ or "", ApiSettings, "newsflow-analyst", argv)
     configure_logging(SERVICE, settings.log_level)
     asyncio.run(serve(settings))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,17 +1,9 @@
-"""``newsflow``: the operator's quick look and the completeness ledger; a table for people, ``--json`` for programs.
+"""newsflow: the operator's entry point. A table for people, --json for programs.
 
-    newsflow status [--service NAME=URL ...] [--interval 1] [--no-ledger] [--json]
-        consumer lag per group and topic, the services' health and rates, DLQ sizes, the ledger's summary
-    newsflow ledger [--source S] [--hourly] [--json]
-        per source (and hour): received, raw, refused by reason, listing pages, links, parse DLQ, articles,
-        enrich DLQ, enriched, duplicates, indexed, index DLQ
-    newsflow check [--source S] [--json]
-        exits 1 naming the documents and articles with no end (not indexed, not dead-lettered, not a duplicate)
-
-The ledger reads whole topics and the whole article index: run it when the pipeline has drained (status shows
-lag 0), and expect it to take as long as reading everything retained. Exit status 2: Kafka or Elasticsearch
-could not be reached.
-"""
+Start with newsflow status; newsflow COMMAND --help tells each command's options. dlq, topics, es-setup and
+query are the tools newsflow-dlq, newsflow-topics, newsflow-es-setup and newsflow-query under one name.
+The ledger (status, ledger, check) reads whole topics and the whole article index: run it when the pipeline
+has drained (status shows lag 0). Exit status 2: Kafka or Elasticsearch could not be reached."""
 
 from __future__ import annotations
 
@@ -19,6 +11,8 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -26,7 +20,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError
 
 from newsflow_common import es
-from newsflow_common.cli import table
+from newsflow_common.cli import add_commands, command_parser, settings_help, table
 from newsflow_common.logs import configure_logging
 from newsflow_common.settings import Settings
 from newsflow_ops.ledger import Report, build
@@ -55,6 +49,7 @@ LEDGER_COLUMNS = [
     "enriched",
     "duplicates",
     "indexed",
+    "superseded",
     "index_dlq",
 ]
 SERVICE_COLUMNS = ["name", "health", "in", "out", "errors", "dead_letters", "in_per_s", "out_per_s", "url"]
@@ -154,29 +149,50 @@ async def run(args: argparse.Namespace) -> int:
     return 1 if args.command == "check" and not report.balanced else 0
 
 
+OWN_COMMANDS = {
+    "status": "consumer lag, the services' health and rates, dead-letter queue sizes, the ledger's summary",
+    "ledger": "per source (and hour): received, refused, articles, enriched, indexed, dead letters",
+    "check": "exit 1 naming every document and article with no end",
+}
+TOOLS = {
+    "dlq": ("newsflow_ops.dlq", "list, show and replay dead letters"),
+    "topics": ("newsflow_ops.topics", "create every topic of the registry that is missing"),
+    "es-setup": ("newsflow_index.setup", "install the Elasticsearch templates, first indices and aliases"),
+    "query": ("newsflow_analyst.cli", "search the indexed news: top entities, trending, timelines, clusters"),
+}
+"""Commands that are the tools of their own name (newsflow dlq = newsflow-dlq), imported only when asked for."""
+
+
 def parser() -> argparse.ArgumentParser:
-    main_parser = argparse.ArgumentParser(
-        prog="newsflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = main_parser.add_subparsers(dest="command", required=True)
-    subs = {name: commands.add_parser(name) for name in ("status", "ledger", "check")}
-    for sub in subs.values():
-        sub.add_argument("--json", action="store_true", help="JSON for programs instead of a table")
+    main_parser = command_parser("newsflow", __doc__ or "", Settings, "newsflow-ops")
+    subs = add_commands(main_parser, {**OWN_COMMANDS, **{name: text for name, (_, text) in TOOLS.items()}})
+    for name in OWN_COMMANDS:
+        subs[name].add_argument("--json", action="store_true", help="JSON for programs instead of a table")
+        subs[name].epilog = settings_help(Settings)
     for name in ("ledger", "check"):
-        subs[name].add_argument("--source", help="only this source")
+        subs[name].add_argument("--source", metavar="NAME", help="only this source")
     subs["ledger"].add_argument("--hourly", action="store_true", help="a row per source and hour")
     status_parser = subs["status"]
     status_parser.add_argument(
-        "--service", action="append", metavar="NAME=URL", help="a service's HTTP base (default: 127.0.0.1:8001-8004)"
+        "--service",
+        action="append",
+        metavar="NAME=URL",
+        help="a service's HTTP base, repeatable (default: ingest..index on 127.0.0.1:8001-8004)",
     )
-    status_parser.add_argument("--interval", type=float, default=1.0, help="seconds between two scrapes (rates)")
+    status_parser.add_argument(
+        "--interval", type=float, default=1.0, metavar="SECONDS", help="between the two scrapes that give rates"
+    )
     status_parser.add_argument("--no-ledger", action="store_true", help="skip the ledger (it reads whole topics)")
     return main_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    configure_logging("ops", "WARNING")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in TOOLS:
+        tool: Callable[..., int] = import_module(TOOLS[argv[0]][0]).main
+        return tool(argv[1:], prog=f"newsflow {argv[0]}")
     args = parser().parse_args(argv)
+    configure_logging("ops", "WARNING")
     try:
         return asyncio.run(run(args))
     except (KafkaError, OSError, TransportError, ApiError) as exc:

@@ -8,6 +8,11 @@ turns facts into a :class:`Report`: counts per source and hour, and the identiti
   (a listing page), or a parse dead letter;
 - every article ends indexed in Elasticsearch, or a counted duplicate, or an enrich or index dead letter.
 
+An article is a record of one document: two documents whose stories share a canonical URL (a repeated
+story, or a URL fetched again with changed content) give two articles with one ``article_id``, and each is
+followed by its (doc_id, article_id). Elasticsearch holds one version per ``article_id``: an enriched
+article whose id is indexed from another document's version is *superseded*, an end of its own.
+
 Counts are of distinct ids (a re-delivery is not a second document); dead letters are distinct by the
 position of the record they hold. A row's hour is the hour its raw document was fetched, so the articles
 of a page land in the page's row; what cannot be traced to a document uses its own time.
@@ -80,7 +85,7 @@ class Links:
 
 @dataclass(frozen=True)
 class Failed:
-    """A dead letter of parse (id: doc_id), enrich or index (id: article_id); id None when undecodable."""
+    """A dead letter of parse (id: doc_id), enrich or index (id: article_id, with its doc_id); None when undecodable."""
 
     stage: FailedStage
     id: str | None
@@ -89,6 +94,8 @@ class Failed:
     at: datetime
     origin: str
     """Where the record it holds was read (topic:partition:offset): a re-delivered failure counts once."""
+    doc_id: str | None = None
+    """The document of the article an enrich or index dead letter holds."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ class Parsed:
 @dataclass(frozen=True)
 class Enriched:
     article_id: str
+    doc_id: str
     source: str
     duplicate: bool
     at: datetime
@@ -111,6 +119,8 @@ class Enriched:
 @dataclass(frozen=True)
 class Indexed:
     article_id: str
+    doc_id: str
+    """The document of the version Elasticsearch holds (the latest)."""
     source: str
     at: datetime
     """When it was parsed, as above."""
@@ -133,6 +143,7 @@ class Counts:
     enriched: int = 0
     duplicates: int = 0
     indexed: int = 0
+    superseded: int = 0
     index_dlq: int = 0
 
     @property
@@ -221,7 +232,7 @@ def facts_of(topic: str, value: bytes | None, headers: list[tuple[str, bytes]] |
         if topic == ENRICHED:
             enriched = decode(EnrichedArticle, value)
             duplicate = enriched.duplicate_of is not None
-            return [Enriched(enriched.article_id, enriched.source, duplicate, enriched.parsed_at)]
+            return [Enriched(enriched.article_id, enriched.doc_id, enriched.source, duplicate, enriched.parsed_at)]
         if topic in DLQ_STAGES:
             return [failure_of(topic, decode(DeadLetter, value), headers)]
     except ValidationError:
@@ -239,11 +250,17 @@ def failure_of(dlq: str, letter: DeadLetter, headers: list[tuple[str, bytes]] | 
         original = decode(STAGE_INPUTS[stage], letter.original)
     except ValidationError:  # not JSON, wrong schema, or only the beginning of a huge message
         return Failed(stage, None, UNKNOWN_SOURCE, letter.error_kind, letter.failed_at, origin)
-    ident = original.doc_id if isinstance(original, RawDocument) else original.article_id
-    return Failed(stage, ident, original.source, letter.error_kind, letter.failed_at, origin)
+    if isinstance(original, RawDocument):
+        return Failed(stage, original.doc_id, original.source, letter.error_kind, letter.failed_at, origin)
+    kind, at = letter.error_kind, letter.failed_at
+    return Failed(stage, original.article_id, original.source, kind, at, origin, original.doc_id)
 
 
 # --- From facts to the report ---------------------------------------------------------------------------------
+
+
+ArticleKey = tuple[str, str]
+"""(doc_id, article_id): one document's article; the same article_id may come from several documents."""
 
 
 @dataclass
@@ -251,9 +268,10 @@ class _Seen:
     """The facts folded by identity: first sighting of each id, dead letters by stage."""
 
     docs: dict[str, Raw] = field(default_factory=dict)
-    articles: dict[str, Parsed] = field(default_factory=dict)
-    enriched: dict[str, Enriched] = field(default_factory=dict)
+    articles: dict[ArticleKey, Parsed] = field(default_factory=dict)
+    enriched: dict[ArticleKey, Enriched] = field(default_factory=dict)
     indexed: dict[str, Indexed] = field(default_factory=dict)
+    """By article_id: Elasticsearch holds one version of each."""
     refused: list[Refused] = field(default_factory=list)
     links: list[Links] = field(default_factory=list)
     failed: dict[str, Failed] = field(default_factory=dict)
@@ -262,10 +280,11 @@ class _Seen:
         if isinstance(fact, Raw):
             self.docs.setdefault(fact.doc_id, fact)
         elif isinstance(fact, Parsed):
-            self.articles.setdefault(fact.article_id, fact)
+            self.articles.setdefault((fact.doc_id, fact.article_id), fact)
         elif isinstance(fact, Enriched):
-            kept = self.enriched.get(fact.article_id)
-            self.enriched[fact.article_id] = fact if kept is None or fact.duplicate else kept
+            key = (fact.doc_id, fact.article_id)
+            kept = self.enriched.get(key)
+            self.enriched[key] = fact if kept is None or fact.duplicate else kept
         elif isinstance(fact, Indexed):
             self.indexed.setdefault(fact.article_id, fact)
         elif isinstance(fact, Refused):
@@ -275,25 +294,37 @@ class _Seen:
         else:
             self.failed.setdefault(fact.origin, fact)
 
-    def failed_ids(self, *stages: FailedStage) -> set[str]:
-        return {f.id for f in self.failed.values() if f.stage in stages and f.id is not None}
+    def failed_docs(self) -> set[str]:
+        return {f.id for f in self.failed.values() if f.stage == "parse" and f.id is not None}
 
-    def article_place(self, article_id: str, fallback: tuple[str, datetime]) -> tuple[str, datetime]:
-        """(source, time) of an article's row: its document's fetch time, else its own parse time."""
-        article = self.articles.get(article_id)
-        if article is None:
-            return fallback
-        doc = self.docs.get(article.doc_id)
-        return (doc.source, doc.at) if doc else (article.source, article.at)
+    def failed_articles(self) -> set[ArticleKey]:
+        return {
+            (f.doc_id, f.id)
+            for f in self.failed.values()
+            if f.stage != "parse" and f.id is not None and f.doc_id is not None
+        }
+
+    def indexed_as_itself(self, key: ArticleKey) -> bool:
+        doc_id, article_id = key
+        found = self.indexed.get(article_id)
+        return found is not None and found.doc_id == doc_id
+
+    def superseded(self) -> set[ArticleKey]:
+        """Enriched articles whose id Elasticsearch holds in another document's version (a later one wins)."""
+        return {
+            key
+            for key, enriched in self.enriched.items()
+            if not enriched.duplicate and key[1] in self.indexed and not self.indexed_as_itself(key)
+        }
+
+    def doc_place(self, doc_id: str | None, fallback: tuple[str, datetime]) -> tuple[str, datetime]:
+        """(source, time) of a row: the document's fetch time, else the fact's own."""
+        doc = self.docs.get(doc_id) if doc_id is not None else None
+        return (doc.source, doc.at) if doc else fallback
 
     def failure_place(self, failure: Failed) -> tuple[str, datetime]:
-        own = (failure.source, failure.at)
-        if failure.id is None:
-            return own
-        if failure.stage == "parse":
-            doc = self.docs.get(failure.id)
-            return (doc.source, doc.at) if doc else own
-        return self.article_place(failure.id, own)
+        doc_id = failure.id if failure.stage == "parse" else failure.doc_id
+        return self.doc_place(doc_id, (failure.source, failure.at))
 
     def listing_docs(self) -> dict[tuple[str, str | None], Raw]:
         """Listing pages by (trace id, page URL): links carry their page's trace id and URL, not its doc_id."""
@@ -334,30 +365,32 @@ def _rows(seen: _Seen) -> dict[str, dict[str, Counts]]:
     for failure in seen.failed.values():
         row(seen.failure_place(failure)).dead_lettered(failure.stage)
     for article in seen.articles.values():
-        row(seen.article_place(article.article_id, (article.source, article.at))).articles += 1
+        row(seen.doc_place(article.doc_id, (article.source, article.at))).articles += 1
     for enriched in seen.enriched.values():
-        counts = row(seen.article_place(enriched.article_id, (enriched.source, enriched.at)))
+        counts = row(seen.doc_place(enriched.doc_id, (enriched.source, enriched.at)))
         counts.enriched += 1
         counts.duplicates += enriched.duplicate
     for indexed in seen.indexed.values():
-        row(seen.article_place(indexed.article_id, (indexed.source, indexed.at))).indexed += 1
+        row(seen.doc_place(indexed.doc_id, (indexed.source, indexed.at))).indexed += 1
+    for doc_id, article_id in seen.superseded():
+        enriched = seen.enriched[(doc_id, article_id)]
+        row(seen.doc_place(doc_id, (enriched.source, enriched.at))).superseded += 1
     return rows
 
 
 def _breaks(seen: _Seen) -> list[Break]:
     breaks: list[Break] = []
-    parsed_docs = {article.doc_id for article in seen.articles.values()}
+    parsed_docs = {doc_id for doc_id, _ in seen.articles}
     listing = {doc.doc_id for doc in seen.listing_docs().values()}
-    parse_failed = seen.failed_ids("parse")
+    parse_failed = seen.failed_docs()
     for doc in sorted(seen.docs.values(), key=lambda d: d.doc_id):
         if doc.doc_id not in parsed_docs and doc.doc_id not in listing and doc.doc_id not in parse_failed:
             breaks.append(Break("document", doc.doc_id, doc.source, "on news.raw.v1; no article, links or dead letter"))
-    later_failed = seen.failed_ids("enrich", "index")
-    duplicates = {article_id for article_id, enriched in seen.enriched.items() if enriched.duplicate}
-    ended = seen.indexed.keys() | later_failed | duplicates
-    for article in sorted(seen.articles.values(), key=lambda a: a.article_id):
-        if article.article_id not in ended:
-            stopped = "enriched, not indexed" if article.article_id in seen.enriched else "not enriched"
+    duplicates = {key for key, enriched in seen.enriched.items() if enriched.duplicate}
+    ended = seen.failed_articles() | duplicates | seen.superseded()
+    for key, article in sorted(seen.articles.items(), key=lambda item: (item[0][1], item[0][0])):
+        if key not in ended and not seen.indexed_as_itself(key):
+            stopped = "enriched, not indexed" if key in seen.enriched else "not enriched"
             detail = f"from document {article.doc_id}: {stopped}; no dead letter"
             breaks.append(Break("article", article.article_id, article.source, detail))
     return breaks

@@ -164,14 +164,15 @@ async def indexed_facts(client: AsyncElasticsearch, alias: str, source: str | No
             index=alias,
             query=query,
             sort=[{"article_id": "asc"}],
-            source_includes=["article_id", "source", "parsed_at"],
+            source_includes=["article_id", "doc_id", "source", "parsed_at"],
             size=ES_PAGE,
             search_after=after,
         )
         hits = response.body.get("hits", {}).get("hits", []) if response.meta.status == 200 else []
         for hit in hits:
             doc = hit["_source"]
-            facts.append(Indexed(doc["article_id"], doc["source"], datetime.fromisoformat(doc["parsed_at"])))
+            at = datetime.fromisoformat(doc["parsed_at"])
+            facts.append(Indexed(doc["article_id"], doc.get("doc_id", ""), doc["source"], at))
         if len(hits) < ES_PAGE:
             return facts
         after = hits[-1]["sort"]

@@ -1,4 +1,5 @@
-"""structlog JSON logging; stdlib loggers (aiokafka, elasticsearch) go through the same renderer."""
+"""structlog logging: readable lines on a terminal, JSON lines elsewhere; stdlib loggers (aiokafka, elasticsearch) go
+through the same renderer and carry their logger name."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 _SECRETS: set[str] = set()
 _URL_PASSWORD = re.compile(r"(://[^:/@\s\"]+):([^@\s\"]+)@")
@@ -36,12 +38,22 @@ def _redact_rendered(_: object, __: str, rendered: Any) -> str:
 _SHARED: list[structlog.types.Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.processors.add_log_level,
+    structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 
 
+def _renderer(terminal: bool) -> list[structlog.types.Processor]:
+    """A person at a terminal reads aligned, coloured lines; a collector parses JSON with structured tracebacks."""
+    if terminal:
+        return [structlog.dev.ConsoleRenderer()]
+    # structlog's dict_tracebacks without the frames' locals: a record's body must not land in a log line.
+    tracebacks = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+    return [tracebacks, structlog.processors.JSONRenderer()]
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """JSON lines on stderr, each carrying the service and the bound trace id."""
+    """Lines on stderr, each carrying the service, the logger's name and the bound trace id."""
     structlog.configure(
         processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -52,8 +64,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         foreign_pre_chain=_SHARED,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            *_renderer(sys.stderr.isatty()),
             _redact_rendered,  # last: whatever a library put in a message or a traceback, secrets go
         ],
     )

@@ -13,7 +13,7 @@ from newsflow_common.logs import register_secrets
 class Settings(BaseSettings):
     """What every service reads: Kafka, Elasticsearch, logging, the health port."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore", use_attribute_docstrings=True)
 
     replica: str = "0"
     """Identifies this replica of a service; part of its static consumer group membership."""

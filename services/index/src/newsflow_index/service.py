@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch
 
 from newsflow_common import es
+from newsflow_common.cli import parse_command_line
 from newsflow_common.logs import get_logger
 from newsflow_common.metrics import ES_BULK_SECONDS
 from newsflow_common.runtime import Refusal, Sink, run_service
@@ -100,6 +101,9 @@ def chunks(actions: Sequence[Action], max_bytes: int) -> Iterator[list[Action]]:
 
 
 def main() -> None:
-    settings = IndexSettings()
+    description = (
+        "The index stage: enriched articles and trend counts into Elasticsearch, committed after the bulk ack."
+    )
+    settings = parse_command_line("newsflow-index", description, IndexSettings, "newsflow-index")
     client = es.client(settings)
     run_service(SERVICE, settings, [IndexStage(settings)], {SERVICE: ElasticsearchSink(settings, client)})

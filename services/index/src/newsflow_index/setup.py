@@ -8,12 +8,14 @@ its template); trends get ``news-trends-000001`` as the write index of ``news-tr
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
 from newsflow_common import es
+from newsflow_common.cli import parse_command_line
 from newsflow_common.logs import configure_logging, get_logger
 from newsflow_common.retry import retry_forever
 from newsflow_common.settings import Settings
@@ -77,13 +79,14 @@ async def setup(settings: Settings) -> list[str]:
         await client.close()
 
 
-def main() -> None:
-    settings = Settings()
+def main(argv: list[str] | None = None, prog: str = "newsflow-es-setup") -> int:
+    settings = parse_command_line(prog, __doc__ or "", Settings, "newsflow-index", argv)
     configure_logging("es-setup", settings.log_level)
     changed = asyncio.run(setup(settings))
     log.info("elasticsearch ready", changed=changed or "nothing: already up to date")
     print("\n".join(f"changed: {line}" for line in changed) or "nothing changed: already up to date")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

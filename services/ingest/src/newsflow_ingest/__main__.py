@@ -17,23 +17,26 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from newsflow_common.cli import command_parser
 from newsflow_common.logs import configure_logging
 from newsflow_ingest.service import ConfigError, Sources, run_once, run_service
 from newsflow_ingest.settings import IngestSettings
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="newsflow-ingest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = command_parser("newsflow-ingest", __doc__ or "", IngestSettings, "newsflow-ingest")
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders to ingest once")
+    parser.add_argument("--watch", type=Path, metavar="DIR", help="folder to watch for new files (NEWSFLOW_WATCH_DIR)")
+    parser.add_argument(
+        "--feeds", type=Path, metavar="FILE", help="YAML file of feeds and sitemaps to poll (NEWSFLOW_FEEDS_FILE)"
     )
-    parser.add_argument("paths", nargs="*", type=Path, help="files or folders to ingest once")
-    parser.add_argument("--watch", type=Path, help="folder to watch for new files (NEWSFLOW_WATCH_DIR)")
-    parser.add_argument("--feeds", type=Path, help="YAML file of feeds and sitemaps to poll (NEWSFLOW_FEEDS_FILE)")
     parser.add_argument("--api", action="store_true", help="serve the push API (NEWSFLOW_API_ENABLED)")
     parser.add_argument(
         "--links", action="store_true", help="fetch the links of news.links.v1 (NEWSFLOW_LINKS_ENABLED)"
     )
-    parser.add_argument("--source", help="source name stamped on documents from files (NEWSFLOW_SOURCE_NAME)")
+    parser.add_argument(
+        "--source", metavar="NAME", help="source name stamped on documents from files (NEWSFLOW_SOURCE_NAME)"
+    )
     return parser.parse_args(argv)
 
 

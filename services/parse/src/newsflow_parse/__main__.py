@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from newsflow_common.cli import parse_command_line
 from newsflow_common.runtime import run_service
 from newsflow_parse.service import ParseStage
 from newsflow_parse.settings import ParseSettings
@@ -14,7 +15,10 @@ def main() -> None:
         from newsflow_parse.cli import main as extract_main  # the CLI needs no Kafka
 
         sys.exit(extract_main(sys.argv[2:]))
-    settings = ParseSettings()
+    description = (
+        "The parse stage: raw documents in, articles and listing links out. `extract FILE|-` runs it on files."
+    )
+    settings = parse_command_line("newsflow-parse", description, ParseSettings, "newsflow-parse")
     run_service("parse", settings, [ParseStage(settings)])
 
 
