@@ -11,7 +11,8 @@ waves while it:
 2. SIGKILLs ingest in watch mode, then enrich;
 3. SIGKILLs index;
 4. stops Elasticsearch for 30 s;
-5. injects poison into every topic: not JSON, wrong schema, 20 MB (incompressible, and gzip-compressible);
+5. injects poison into every topic: not JSON, wrong schema, 20 MB (incompressible, and gzip-compressible),
+   a lone surrogate, null fields, NUL and a year-1 date;
 
 and, once every article is indexed, stops index, resets its group to the earliest offsets and lets it replay.
 Each kill comes at a random moment (seeded; the seed is printed) while the service has work of its wave in
@@ -59,6 +60,7 @@ from elasticsearch.helpers import scan  # noqa: E402
 from newsflow_common.dlq import MAX_ORIGINAL_BYTES, Rejected  # noqa: E402
 from newsflow_common.progress import Progress  # noqa: E402
 from newsflow_schemas import (  # noqa: E402
+    ANALYSED,
     ARTICLES,
     ENRICHED,
     LINKS,
@@ -76,7 +78,14 @@ WAVES = 5
 OUTAGE_SECONDS = 30
 POISON_BYTES = 20 * 1024 * 1024
 FETCH_BYTES = 32 * 1024 * 1024
-READER = {RAW: "parse", ARTICLES: "enrich", ENRICHED: "index", TRENDS: "index", LINKS: "ingest"}
+READER = {
+    RAW: "parse",
+    ARTICLES: "enrich",
+    ANALYSED: "enrich-state",
+    ENRICHED: "index",
+    TRENDS: "index",
+    LINKS: "ingest",
+}
 """Each topic and the service that must dead-letter what it cannot read."""
 INDEX_GROUP = "newsflow-index"
 
@@ -471,6 +480,9 @@ def poison_values(key: str) -> dict[str, tuple[bytes, str | None]]:
         "wrong schema": (json.dumps({"title": "valid JSON, wrong schema", "chaos": key}).encode(), None),
         "20 MB": (noise, None),
         "20 MB, gzip": (filler, "gzip"),
+        "lone surrogate": (json.dumps({"trace_id": "\ud800", "chaos": key}).encode("utf-8", "surrogatepass"), None),
+        "nulls": (json.dumps({"trace_id": None, "article_id": None, "title": None, "chaos": key}).encode(), None),
+        "NUL and year 1": (json.dumps({"title": "\x00", "published_at": "0001-01-01T00:30:00+01:00"}).encode(), None),
     }
 
 
@@ -488,7 +500,12 @@ def wave_poisoned(run: Run, wave: Wave) -> list[Poison]:
     return poisons
 
 
-GROUPS = {"newsflow-parse": [RAW], "newsflow-enrich": [ARTICLES], INDEX_GROUP: [ENRICHED, TRENDS]}
+GROUPS = {
+    "newsflow-parse": [RAW],
+    "newsflow-enrich": [ARTICLES],
+    "newsflow-enrich-state": [ANALYSED],
+    INDEX_GROUP: [ENRICHED, TRENDS],
+}
 
 
 def pipeline_idle(run: Run) -> bool:

@@ -124,13 +124,25 @@ def produce_unreadable(kafka: Kafka, topic: str, key: str) -> None:
     subprocess.run(command, env=env, check=True, timeout=60)
 
 
+GOOD_BODY = "\n\n".join(
+    [
+        "Reuters reported from Paris on Monday that the talks between the ministers went well, and that both "
+        "sides agreed to meet again in Brussels before the end of the month to settle the remaining questions.",
+        "The French foreign minister said the two governments had narrowed their differences on trade and energy, "
+        "while officials in Berlin cautioned that several technical points were still open.",
+        "Analysts said the meeting was the most constructive in a year, after months of disputes over subsidies "
+        "and the pace of the energy transition in both countries.",
+    ]
+)
+
+
 def good(model: type[Message], source: str) -> Message | None:
     """A valid record of ``model`` from ``source`` that must reach Elasticsearch (None: it would fetch a URL)."""
     if model is LinkToFetch:
         return None
     fields = {**common(model), "source": source, "trace_id": f"good-{source}", "doc_id": f"{source}-doc"}
     fields.update(article_id=f"{source}-article", title=f"Good article from {source}")
-    fields["body"] = "Reuters reported from Paris on Monday that the talks between the ministers went well."
+    fields["body"] = GOOD_BODY
     if model is TrendCount:
         return TrendCount.model_validate({**common(model), "trend_id": f"{source}-trend", "term": source})
     return model.model_validate({k: v for k, v in fields.items() if k in model.model_fields})

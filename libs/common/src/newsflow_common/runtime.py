@@ -192,6 +192,7 @@ class Runtime:
                     raise
                 offset = await self.consumer.position(tp)
                 unreadable = Record(tp.topic, tp.partition, offset, None, None)
+                MESSAGES_IN.labels(self.service, tp.topic).inc()
                 reason = Rejected("unreadable", f"the Kafka client cannot parse this record: {exc!r}"[:500])
                 await self.dead_letters([Consumed(unreadable, result=reason)])
                 LEDGER.labels(self.service, UNKNOWN_SOURCE, "dead-letter:unreadable").inc()

@@ -22,13 +22,12 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from newsflow_enrich.names import clean_name, fold, same_name, same_word, strip_titles
+from newsflow_enrich.names import NAMED, clean_name, fold, same_name, same_word, strip_titles
 from newsflow_schemas import Entity
 from newsflow_schemas.models import EntityType
 
@@ -54,8 +53,6 @@ LABELS: dict[str, EntityType] = {
     "DATE": "DATE",
     "MONEY": "MONEY",
 }
-NAMED: tuple[EntityType, ...] = ("PERSON", "ORG", "LOC", "NORP", "EVENT")
-"""Entity types that are names (DATE and MONEY are facts)."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+|\n\s*")
 _WORD = re.compile(r"[^\W_][\w'’.-]*")
@@ -353,7 +350,3 @@ def resolve(found: list[Mention]) -> tuple[list[Entity], Spellings]:
 def extract_entities(text: str) -> list[Entity]:
     """Entities of one text (tests and one-off use; the service reads batches)."""
     return resolve(read_entities(nlp(), [text])[0].mentions)[0]
-
-
-def names_of(entities: list[Entity], *types: str) -> list[str]:
-    return [e.name for e in entities if e.type in cast(tuple[EntityType, ...], types)]

@@ -8,6 +8,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import cast
+
+from newsflow_schemas import Entity
+from newsflow_schemas.models import EntityType
 
 TITLES = frozenset(
     {
@@ -175,3 +179,11 @@ def same_name(a: str, b: str) -> bool:
     """Two spellings of one multi-word name: the same number of words, each a spelling of the other."""
     words_a, words_b = a.split(), b.split()
     return len(words_a) == len(words_b) and all(same_word(x, y) for x, y in zip(words_a, words_b, strict=True))
+
+
+NAMED: tuple[EntityType, ...] = ("PERSON", "ORG", "LOC", "NORP", "EVENT")
+"""Entity types that are names (DATE and MONEY are facts)."""
+
+
+def names_of(entities: list[Entity], *types: str) -> list[str]:
+    return [e.name for e in entities if e.type in cast(tuple[EntityType, ...], types)]

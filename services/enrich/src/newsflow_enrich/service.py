@@ -26,11 +26,11 @@ from newsflow_common.logs import get_logger
 from newsflow_common.pool import WorkerPool
 from newsflow_common.stage import Outputs, Result, Stage
 from newsflow_common.state import StateStore
+from newsflow_enrich import jobs
 from newsflow_enrich.aliases import AliasBook
-from newsflow_enrich.analysis import Analysis, Options, analyse_batch, warm_up
 from newsflow_enrich.dedup import DuplicateIndex
-from newsflow_enrich.entities import NAMED, names_of
 from newsflow_enrich.metrics import DUPLICATES, LATE_ARTICLES, NER_TRUNCATED, NO_NER, SIGNATURES, WINDOWS_CLOSED
+from newsflow_enrich.names import NAMED, names_of
 from newsflow_enrich.settings import EnrichSettings
 from newsflow_enrich.trends import TrendWindows, article_time, parse_windows
 from newsflow_schemas import (
@@ -42,17 +42,12 @@ from newsflow_schemas import (
     Article,
     EnrichedArticle,
     Message,
-    Spelling,
     topic,
 )
 
 log = get_logger(__name__)
 TABLES = ("signatures", "aliases", "trend-panes", "trend-history", "trend-marks")
 CHANGELOG = "newsflow-enrich-state-changelog"
-
-
-def options_of(settings: EnrichSettings) -> Options:
-    return Options(frozenset(settings.ner_languages), settings.ner_lead_chars, settings.ner_max_chars)
 
 
 def chunks(articles: Sequence[Article], count: int) -> list[list[int]]:
@@ -66,23 +61,6 @@ def chunks(articles: Sequence[Article], count: int) -> list[list[int]]:
     return [sorted(group) for group in groups if group]
 
 
-def analysed(article: Article, analysis: Analysis, now: datetime) -> AnalysedArticle:
-    spellings = [Spelling(type=kind, name=name, spellings=sorted(s)) for (kind, name), s in analysis.spellings.items()]
-    return AnalysedArticle(
-        **article.model_dump(),
-        language=analysis.language,
-        entities=analysis.entities,
-        spellings=spellings,
-        keywords=analysis.keywords,
-        countries=analysis.countries,
-        word_count=analysis.word_count,
-        reading_time_minutes=analysis.reading_time_minutes,
-        ner_truncated=analysis.ner_truncated,
-        signature=analysis.signature,
-        analysed_at=now,
-    )
-
-
 class AnalyseStage(Stage[Article]):
     """What enrich learns from one article alone, in worker processes that load the models once."""
 
@@ -90,7 +68,7 @@ class AnalyseStage(Stage[Article]):
     inputs: ClassVar[Mapping[str, type[Message]]] = {ARTICLES: Article}
 
     def __init__(
-        self, settings: EnrichSettings | None = None, pool: WorkerPool[list[Analysis]] | InlinePool | None = None
+        self, settings: EnrichSettings | None = None, pool: WorkerPool[list[AnalysedArticle]] | InlinePool | None = None
     ) -> None:
         self.settings = settings or EnrichSettings()
         self.batch_size = self.settings.batch_size
@@ -99,7 +77,7 @@ class AnalyseStage(Stage[Article]):
 
     async def start(self) -> None:
         if self.pool is None:
-            self.pool = WorkerPool(analyse_batch, None, self.settings.workers or None, initializer=warm_up)
+            self.pool = WorkerPool(jobs.analyse, None, self.settings.workers or None, initializer=jobs.load_models)
         await self.pool.warm_up()
 
     async def close(self) -> None:
@@ -112,15 +90,15 @@ class AnalyseStage(Stage[Article]):
         results: list[Result] = [Rejected("empty", "the article has no body text") for _ in messages]
         todo = [i for i, article in enumerate(messages) if article.body.strip()]
         groups = [[todo[i] for i in group] for group in chunks([messages[i] for i in todo], self.pool.workers)]
-        options = options_of(self.settings)
-        parts = await _gather([self.pool.run([messages[i] for i in group], options) for group in groups])
-        now = datetime.now(UTC)
+        settings, now = self.settings, datetime.now(UTC)
+        options = (frozenset(settings.ner_languages), settings.ner_lead_chars, settings.ner_max_chars, now)
+        parts = await _gather([self.pool.run([messages[i] for i in group], *options) for group in groups])
         for group, part in zip(groups, parts, strict=True):
             for position, index in enumerate(group):
                 if isinstance(part, BaseException):
                     results[index] = part  # the runtime tries a died worker's articles again, one by one
                 else:
-                    results[index] = [(ANALYSED, analysed(messages[index], part[position], now))]
+                    results[index] = [(ANALYSED, part[position])]
         return results
 
 
@@ -134,10 +112,10 @@ class InlinePool:
     workers = 1
 
     async def warm_up(self) -> None:
-        await asyncio.to_thread(warm_up)
+        await asyncio.to_thread(jobs.load_models)
 
-    async def run(self, articles: list[Article], options: Options) -> list[Analysis]:
-        return analyse_batch(articles, options)
+    async def run(self, articles: list[Article], *options: Any) -> list[AnalysedArticle]:
+        return jobs.analyse(articles, *options)
 
     def close(self) -> None:
         pass

@@ -1,0 +1,45 @@
+"""What enrich's worker processes run, importable without the models.
+
+The service's main process imports this module only: spaCy, YAKE, fastText and pycountry load in the
+workers, which return plain messages (AnalysedArticle), so the main process never imports the models either
+when it unpickles a result. It keeps the service's memory to the workers' share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from newsflow_schemas import AnalysedArticle, Article, Spelling
+
+
+def analyse(
+    articles: Sequence[Article], ner_languages: frozenset[str], lead_chars: int, max_chars: int, now: datetime
+) -> list[AnalysedArticle]:
+    """The articles with what enrich learns from each alone (runs in a worker)."""
+    from newsflow_enrich.analysis import Options, analyse_batch
+
+    analyses = analyse_batch(articles, Options(ner_languages, lead_chars, max_chars))
+    return [
+        AnalysedArticle(
+            **article.model_dump(),
+            language=analysis.language,
+            entities=analysis.entities,
+            spellings=[Spelling(type=k, name=n, spellings=sorted(s)) for (k, n), s in analysis.spellings.items()],
+            keywords=analysis.keywords,
+            countries=analysis.countries,
+            word_count=analysis.word_count,
+            reading_time_minutes=analysis.reading_time_minutes,
+            ner_truncated=analysis.ner_truncated,
+            signature=analysis.signature,
+            analysed_at=now,
+        )
+        for article, analysis in zip(articles, analyses, strict=True)
+    ]
+
+
+def load_models() -> None:
+    """A worker's initializer: every model loaded before the first article's clock runs."""
+    from newsflow_enrich.analysis import warm_up
+
+    warm_up()
