@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from newsflow_common.settings import Settings
+from newsflow_ingest.ssrf import parse_allow
 
 
 class IngestSettings(Settings):
@@ -43,7 +44,7 @@ class IngestSettings(Settings):
 
     user_agent: str = "newsflow-ingest/0.1 (+https://github.com/newsflow/newsflow)"
     fetch_allow: str = ""
-    """Comma-separated addresses or networks (CIDR) fetches may reach although private, e.g. 127.0.0.1."""
+    """Comma-separated ADDRESS:PORT or NETWORK:PORT reachable although private: 127.0.0.1:8080, 10.0.0.0/8:443."""
     fetch_timeout_seconds: float = 20.0
     fetch_max_redirects: int = 5
     fetch_attempts: int = 3
@@ -53,3 +54,10 @@ class IngestSettings(Settings):
     host_delay_seconds: float = 1.0
     """Politeness: pause between two requests to one host."""
     respect_robots: bool = True
+
+    @field_validator("fetch_allow")
+    @classmethod
+    def _allow_has_ports(cls, value: str) -> str:
+        """A wrong allow-list stops the start, with the way to write it, rather than a first fetch."""
+        parse_allow(value)
+        return value
