@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from newsflow_common.dlq import Rejected
 from newsflow_ingest.documents import Refusal, new_document
+from newsflow_ingest.ssrf import Forbidden, parse_url
+from newsflow_parse.structured import PushedArticle
 from newsflow_schemas import RawDocument, SourceHints
 
 JSON_TYPE = "application/json"
@@ -50,6 +52,28 @@ class ArticleIn(BaseModel):
                 return value
         return value
 
+    @field_validator("published", "published_at")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        """Year 1 at +01:00 is before the first UTC instant a datetime holds: no stage could compare it."""
+        if value is not None and value.tzinfo is not None:
+            try:
+                value.astimezone(UTC)
+            except OverflowError as exc:
+                raise ValueError("the date is out of range once in UTC") from exc
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _fetchable_form(cls, value: str | None) -> str | None:
+        """A URL the HTTP client can parse: 'http://[::1' or a full-width '#' in the host cannot be fetched or keyed."""
+        if value is not None:
+            try:
+                parse_url(value)
+            except Forbidden as exc:
+                raise ValueError(str(exc)) from exc
+        return value
+
     def hints(self) -> SourceHints:
         published = self.published_at or self.published
         if published is not None and published.tzinfo is None:
@@ -67,14 +91,24 @@ class ArticleIn(BaseModel):
 
 
 def validate_article(value: object) -> ArticleIn:
-    """The article, or Rejected('schema') saying what is wrong."""
+    """The article, or Rejected('schema') saying what is wrong.
+
+    An article with a body goes to parse as it is, so it is held to parse's own rules (its PushedArticle
+    and date reading), not to a copy of them: what ingest accepts, parse turns into an article.
+    """
     if not isinstance(value, dict):
         raise Rejected("schema", f"an article must be a JSON object, not {type(value).__name__}")
     try:
-        return ArticleIn.model_validate(value)
+        article = ArticleIn.model_validate(value)
+        if article.body:
+            PushedArticle.model_validate(value).published_at(datetime.now(UTC))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'article'}: {e['msg']}" for e in exc.errors())
-        raise Rejected("schema", problems) from exc
+        raise Rejected("schema", _problems(exc)) from exc
+    return article
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'article'}: {e['msg']}" for e in error.errors())
 
 
 def article_document(
