@@ -271,7 +271,11 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_ARTICLE = ArticleIn.model_json_schema()
+_ARTICLE = {
+    **ArticleIn.model_json_schema(),
+    "anyOf": [{"required": ["title", "body"]}, {"required": ["url"]}],
+    "description": "An article (title and body), or a url alone to be fetched. Dates: ISO 8601 or RFC 2822 strings.",
+}
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "newsflow ingest push API", "version": "1"},
@@ -288,8 +292,8 @@ OPENAPI: dict[str, Any] = {
                     {
                         "name": "source",
                         "in": "query",
-                        "schema": {"type": "string"},
-                        "description": "or X-Newsflow-Source",
+                        "schema": {"type": "string", "pattern": f"^{SOURCE_NAME.pattern}$"},
+                        "description": "or X-Newsflow-Source; 1-64 ASCII letters, digits, '.', '_', '-' (default api)",
                     },
                     {"name": "url", "in": "query", "schema": {"type": "string"}, "description": "or X-Newsflow-Url"},
                 ],
@@ -328,10 +332,13 @@ OPENAPI: dict[str, Any] = {
                             }
                         },
                     },
-                    "400": _error("Malformed: not JSON, an empty body, a bad source or url"),
+                    "400": _error(
+                        "Malformed: not JSON, nested too deep, an empty body, not decodable text (a broken UTF-16"
+                        " byte-order mark, a lone surrogate), bad gzip, a bad source or url"
+                    ),
                     "401": _error("Missing or wrong bearer token"),
                     "413": _error("Over the size limit"),
-                    "415": _error("Unsupported content type (or binary data)"),
+                    "415": _error("Unsupported content type or encoding, or binary data (control characters)"),
                     "422": _error("An article does not match the schema"),
                     "503": _error("Kafka did not acknowledge in time"),
                 },
