@@ -8,7 +8,7 @@ also published_at, authors, summary, language, site_name. Unknown fields travel 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from newsflow_common.dlq import Rejected
-from newsflow_ingest.documents import Refusal, new_document
+from newsflow_ingest.documents import Refusal, decode_text, new_document
 from newsflow_ingest.ssrf import Forbidden, parse_url
 from newsflow_parse.structured import PushedArticle
 from newsflow_schemas import RawDocument, SourceHints
@@ -148,8 +148,41 @@ def json_values(text: str, *, lines: bool) -> Iterator[tuple[int, str, object] |
 def _loads(index: int, text: str) -> tuple[int, str, object] | Refusal:
     try:
         return index, text, json.loads(text)
+    except RecursionError:
+        return Refusal("json", "JSON nested too deep", text.encode("utf-8", "replace"), f"#{index}")
     except ValueError as exc:
-        return Refusal("json", f"not JSON ({exc})", text.encode("utf-8"), f"#{index}")
+        return Refusal("json", f"not JSON ({exc})", text.encode("utf-8", "replace"), f"#{index}")
+
+
+def json_line_articles(
+    lines: Iterable[tuple[int, bytes] | Refusal], *, source: str, uri: str, max_bytes: int
+) -> Iterator[RawDocument | Refusal]:
+    """Every article of a JSON lines file read line by line: ``lines`` holds (number, bytes) or a line's refusal."""
+    for line in lines:
+        if isinstance(line, Refusal):
+            yield Refusal(line.kind, line.message, line.original, uri + line.locator)
+            continue
+        number, data = line
+        try:
+            text, _ = decode_text(data)
+        except Rejected as exc:
+            yield Refusal(exc.kind, str(exc), data, f"{uri}#{number}")
+            continue
+        item = _loads(number, text)
+        if isinstance(item, Refusal):
+            yield Refusal(item.kind, item.message, item.original, uri + item.locator)
+            continue
+        yield _article_item(item, source=source, uri=uri, max_bytes=max_bytes)
+
+
+def _article_item(item: tuple[int, str, object], *, source: str, uri: str, max_bytes: int) -> RawDocument | Refusal:
+    index, json_text, value = item
+    locator = f"{uri}#{index}"
+    try:
+        article = validate_article(value)
+        return article_document(json_text, article, source=source, locator=locator, uri=uri, max_bytes=max_bytes)
+    except Rejected as exc:
+        return Refusal(exc.kind, str(exc), json_text.encode("utf-8", "replace"), locator)
 
 
 def file_articles(text: str, *, lines: bool, source: str, uri: str, max_bytes: int) -> Iterator[RawDocument | Refusal]:
@@ -158,10 +191,4 @@ def file_articles(text: str, *, lines: bool, source: str, uri: str, max_bytes: i
         if isinstance(item, Refusal):
             yield Refusal(item.kind, item.message, item.original, uri + item.locator)
             continue
-        index, json_text, value = item
-        locator = f"{uri}#{index}"
-        try:
-            article = validate_article(value)
-            yield article_document(json_text, article, source=source, locator=locator, uri=uri, max_bytes=max_bytes)
-        except Rejected as exc:
-            yield Refusal(exc.kind, str(exc), json_text.encode("utf-8"), locator)
+        yield _article_item(item, source=source, uri=uri, max_bytes=max_bytes)

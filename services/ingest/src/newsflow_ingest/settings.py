@@ -19,6 +19,9 @@ class IngestSettings(Settings):
     state_dir: Path = Path(".newsflow/ingest")
     """Where the service remembers what it already ingested (a sqlite file), across restarts."""
     poll_seconds: float = 2.0
+    """How often a forced-polling watch looks (NEWSFLOW_WATCH_FORCE_POLLING)."""
+    watch_force_polling: bool | None = None
+    """Poll the folder instead of using inotify (bind mounts, network file systems); None: watchfiles decides."""
     max_document_bytes: int = 5 * 1024 * 1024
     """Larger files, records and fetched pages are refused (to the DLQ, truncated) rather than sent."""
 
