@@ -11,6 +11,7 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from newsflow_common.dlq import Rejected
+from newsflow_common.metrics import SOURCE_LABELS
 from newsflow_common.stage import SOURCE_NAME_HEADER, Record, Stage
 from newsflow_index.bulk import Action
 from newsflow_index.service import count_articles
@@ -55,6 +56,7 @@ def article(source: str, title: str) -> Article:
 
 async def test_a_stage_counts_outputs_and_dead_letters_by_source() -> None:
     source = f"s-{uuid.uuid4().hex[:6]}"
+    SOURCE_LABELS.allow(source)  # a configured name: metrics carry it (any other counts as "other")
     sent: list[tuple[str, Message]] = []
 
     async def send(topic: str, message: Message) -> None:
@@ -99,6 +101,7 @@ def action(topic: str, source: str | None) -> Action:
 
 def test_index_counts_articles_only() -> None:
     source = f"s-{uuid.uuid4().hex[:6]}"
+    SOURCE_LABELS.allow(source)
     count_articles([action(ENRICHED, source), action(ENRICHED, source), action(TRENDS, source)], "indexed")
     count_articles([action(ENRICHED, None)], "indexed")  # the delete of a moved copy is no new article
     assert ledger("index", source, "indexed") == 2

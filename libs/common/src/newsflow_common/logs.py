@@ -2,34 +2,59 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 
 _SECRETS: set[str] = set()
-_URL_PASSWORD = re.compile(r"(://[^:/@\s\"]+):([^@\s\"]+)@")
+_URL_PASSWORD = re.compile(r"(?<![\w.:@%-])([\w.~%!$&'()*+,;=-]+):([^@\s\"'/<>]+)@(?=[\w\[])")
+"""user:password@host anywhere: in a URL (https://user:pw@host) or a netloc printed alone (user:pw@host)."""
 REDACTED = "***"
 
 
 def register_secrets(*values: str | None) -> None:
-    """Values that must never appear in a log line (passwords, API keys, tokens)."""
-    _SECRETS.update(value for value in values if value and len(value) >= 4)
+    """Values that must never appear in a log line (passwords, API keys, tokens), in any spelling of them."""
+    for value in values:
+        if value and len(value) >= 4:
+            _SECRETS.update(_spellings(value))
+
+
+def _spellings(secret: str) -> set[str]:
+    """The secret as written, JSON-escaped, repr-escaped and percent-encoded: a quote in it changes the form."""
+    return {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], quote(secret, safe="")}
 
 
 def redact(line: str) -> str:
-    """A rendered log line without registered secrets or passwords in URLs (user:password@host)."""
-    for secret in _SECRETS:
+    """Text without registered secrets or passwords in URLs (user:password@host)."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):  # the longest spelling first: it holds the others
         line = line.replace(secret, REDACTED)
     return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", line)
 
 
+def _redact_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_redact_values(item) for item in value]
+    return value
+
+
+def _redact_event(_: object, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """Before rendering: every string of the event, nested or not, as the program wrote it (no escaping yet)."""
+    return {key: _redact_values(value) for key, value in event.items()}
+
+
 def _redact_rendered(_: object, __: str, rendered: Any) -> str:
-    """Runs after the JSON renderer: ``rendered`` is the finished line."""
+    """After rendering too: a value the event held as an object may render a secret from its repr."""
     return redact(str(rendered))
 
 
@@ -53,8 +78,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _redact_event,  # the traceback is text by now: secrets go before the renderer escapes them
             structlog.processors.JSONRenderer(),
-            _redact_rendered,  # last: whatever a library put in a message or a traceback, secrets go
+            _redact_rendered,
         ],
     )
     handler = logging.StreamHandler(sys.stderr)

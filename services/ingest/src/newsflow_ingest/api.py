@@ -25,7 +25,7 @@ from newsflow_common.dlq import Rejected
 from newsflow_common.logs import get_logger
 from newsflow_ingest.articles import ArticleIn, article_document, validate_article
 from newsflow_ingest.documents import decode_text, new_document, parse_content_type
-from newsflow_ingest.ingestor import Ingestor
+from newsflow_ingest.ingestor import API_SOURCE, Ingestor
 from newsflow_ingest.metrics import API_REQUESTS
 from newsflow_ingest.ssrf import Forbidden, Guard, parse_url
 from newsflow_schemas import LINKS, LinkToFetch, RawDocument
@@ -104,7 +104,7 @@ class PushApi:
         if (request.content_length or 0) > self.max_request_bytes:
             raise ApiError(413, "too-large", f"the body is over {self.max_request_bytes} bytes")
         mime, charset = parse_content_type(request.headers.get("Content-Type"))
-        source = self._param(request, "source") or "api"
+        source = self._param(request, "source") or API_SOURCE
         if not SOURCE_NAME.fullmatch(source):
             raise ApiError(
                 400, "malformed", f"source {source[:80]!r} must be 1-64 ASCII letters, digits, '.', '_' or '-'"

@@ -22,7 +22,7 @@ from newsflow_common import kafka
 from newsflow_common.dlq import Rejected, dead_letter
 from newsflow_common.lifecycle import wait_or_stop
 from newsflow_common.logs import get_logger, trace
-from newsflow_common.metrics import DEAD_LETTERS, ERRORS, LEDGER, MESSAGES_IN, MESSAGES_OUT
+from newsflow_common.metrics import DEAD_LETTERS, ERRORS, LEDGER, MESSAGES_IN, MESSAGES_OUT, SOURCE_LABELS
 from newsflow_common.progress import Progress
 from newsflow_common.retry import retry_forever
 from newsflow_common.stage import SOURCE_NAME_HEADER
@@ -35,6 +35,8 @@ from newsflow_schemas import RAW, Message, RawDocument, dlq_of, encode, headers
 from newsflow_schemas.ids import normalize_url
 
 SERVICE = "ingest"
+API_SOURCE = "api"
+"""The source of a pushed document that names none."""
 T = TypeVar("T")
 log = get_logger(__name__)
 
@@ -53,6 +55,7 @@ class Ingestor:
         self, settings: IngestSettings, producer: AIOKafkaProducer, seen: SeenStore | None = None, bulk: bool = False
     ) -> None:
         self.settings = settings
+        SOURCE_LABELS.allow(settings.source_name, API_SOURCE)  # configured names: metrics may carry them
         self.producer = producer
         self.seen = seen
         self.counts = Counts()
@@ -78,7 +81,7 @@ class Ingestor:
 
     async def deliver(self, document: RawDocument) -> bool:
         """Send a document to news.raw.v1; False when its URL was already ingested with the same content."""
-        MESSAGES_IN.labels(SERVICE, document.source).inc()
+        MESSAGES_IN.labels(SERVICE, RAW).inc()
         key = _seen_key(document)
         version = document.metadata.get("sha256", "")
         with trace(document.trace_id, doc_id=document.doc_id, source=document.source):
@@ -100,7 +103,7 @@ class Ingestor:
 
     async def refuse(self, refusal: Refusal, source: str) -> None:
         """Count, log and dead-letter what is not ingestible, original bytes included."""
-        MESSAGES_IN.labels(SERVICE, source).inc()
+        MESSAGES_IN.labels(SERVICE, RAW).inc()
         self.count_refusal(refusal.kind, source)
         dlq = dlq_of(RAW)
         DEAD_LETTERS.labels(SERVICE, dlq, refusal.kind).inc()
