@@ -225,3 +225,28 @@ def test_the_connection_itself_is_checked(listener: Listener) -> None:
     open_socket: Callable[..., socket.socket] = guard.open_socket
     with pytest.raises(Forbidden):
         open_socket(addr_info)
+
+
+def test_a_link_with_a_malformed_url_is_rejected_with_its_reason_even_with_a_summary() -> None:
+    """What the links consumer dead-letters: a Rejected with the reason, not a ValueError that stops it."""
+    from newsflow_common.dlq import Rejected
+    from newsflow_ingest.ingestor import Ingestor
+    from newsflow_ingest.pages import PageIngest
+    from newsflow_schemas import SourceHints
+
+    class Producer:
+        async def send_and_wait(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    async def attempt() -> Rejected:
+        fetcher = Fetcher(fetch_settings())
+        pages = PageIngest(fetcher, Ingestor(fetch_settings(), Producer()))  # type: ignore[arg-type]
+        try:
+            await pages.ingest_url("http://[::1/x", source="links", hints=SourceHints(summary="A summary."))
+        except Rejected as exc:
+            return exc
+        finally:
+            await fetcher.close()
+        raise AssertionError("sent")
+
+    assert asyncio.run(attempt()).kind == "malformed-url"

@@ -177,7 +177,7 @@ class PushApi:
         try:
             self.guard.check_url(article.url)
         except Forbidden as exc:
-            raise Rejected("ssrf", f"url: {exc}") from exc
+            raise Rejected(exc.kind, f"url: {exc}") from exc
         return article
 
     def _article_document(self, item: object, article: ArticleIn, source: str) -> RawDocument:
