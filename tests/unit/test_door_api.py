@@ -70,6 +70,12 @@ BAD_CONTENT = [
         b'{"title": "A", "body": "B", "extra": "\\ud800"}', "application/json", 400, id="lone-surrogate-unknown-field"
     ),
     pytest.param(
+        b'{"title": "A", "body": "B", "extra": ' + b"[" * 980 + b"]" * 980 + b"}",
+        "application/json",
+        400,
+        id="json-nested-just-under-the-parser-limit",
+    ),
+    pytest.param(
         codecs.BOM_UTF16_LE + b"\x00\xd8" + b"<\x00p\x00>\x00", "text/plain", 400, id="utf16-bom-lone-surrogate"
     ),
     pytest.param(codecs.BOM_UTF16_LE + b"<\x00p\x00>", "text/html", 400, id="utf16-bom-odd-byte-count"),

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import schemathesis
 from aiohttp import web
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import checks
 
 from newsflow_ingest.api import OPENAPI, SERVER_OPTIONS, PushApi
@@ -91,3 +93,68 @@ def test_the_push_api_answers_as_documented_and_never_5xx(case: schemathesis.Cas
     """Not checked: that every schema-valid request is accepted. A JSON schema cannot say which URLs the SSRF
     guard refuses or which dates parse reads; those get a documented 4xx with the reason instead."""
     case.call_and_validate(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+ARTICLE_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "url": st.sampled_from(["https://news.example/a", "http://[::1", "http://ex＃ample.com/", "urn:x", "//x", ""]),
+        "title": st.one_of(st.text(max_size=20), st.integers()),
+        "body": st.one_of(st.text(max_size=40), st.integers(), st.none()),
+        "published": st.sampled_from(
+            [
+                "2024-03-05T09:30:00Z",
+                "0001-01-01T00:30:00+01:00",
+                "9999-12-31T23:59:59-01:00",
+                1,
+                "x",
+                "Mon, 01 Mar 2024 10:00:00 GMT",
+            ]
+        ),
+        "authors": st.one_of(st.lists(st.text(max_size=5), max_size=2), st.text(max_size=5), st.integers()),
+        "extra": JSON_VALUES,
+    },
+)
+BODIES = st.one_of(
+    ARTICLE_FIELDS.map(lambda value: json.dumps(value).encode()),
+    st.lists(ARTICLE_FIELDS, max_size=3).map(lambda value: json.dumps(value).encode()),
+    JSON_VALUES.map(lambda value: json.dumps(value).encode()),
+    st.integers(1, 5000).map(lambda depth: b"[" * depth + b"]" * depth),
+    st.integers(1, 5000).map(lambda depth: b'{"title": "T", "body": "B", "x": ' + b"[" * depth + b"]" * depth + b"}"),
+    st.text().map(lambda text: text.encode("utf-8", "surrogatepass")),
+    st.binary(max_size=200),
+)
+CONTENT_TYPES = st.sampled_from(
+    [
+        "application/json",
+        "text/html",
+        "text/plain",
+        "text/plain; charset=utf-16",
+        "application/xml",
+        "",
+        "text/html; charset=nope",
+    ]
+)
+QUERIES = st.fixed_dictionaries({}, optional={"source": st.text(max_size=70), "url": st.text(max_size=30)})
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, database=None)
+@given(body=BODIES, content_type=CONTENT_TYPES, query=QUERIES)
+def test_generated_requests_never_get_a_5xx(
+    base_url: str, body: bytes, content_type: str, query: dict[str, str]
+) -> None:
+    response = requests.post(
+        f"{base_url}/v1/documents",
+        params=query,
+        data=body,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type},
+        timeout=30,
+    )
+    assert response.status_code < 500, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.status_code in {202, 400, 413, 415, 422}, response.text

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from newsflow_common.dlq import Rejected
 from newsflow_common.logs import get_logger
-from newsflow_ingest.articles import ArticleIn, article_document, validate_article
+from newsflow_ingest.articles import ArticleIn, article_document, loads_bounded, validate_article
 from newsflow_ingest.documents import decode_text, new_document, parse_content_type
 from newsflow_ingest.ingestor import API_SOURCE, Ingestor
 from newsflow_ingest.metrics import API_REQUESTS
@@ -141,11 +141,9 @@ class PushApi:
 
     def _json_documents(self, body: bytes, source: str) -> tuple[list[RawDocument], list[LinkToFetch]]:
         try:
-            value = json.loads(decode_text(body, "utf-8")[0])
+            value = loads_bounded(decode_text(body, "utf-8")[0])
         except Rejected as exc:
             raise ApiError(STATUS_OF_REFUSAL.get(exc.kind, 400), exc.kind, str(exc)) from exc
-        except RecursionError as exc:
-            raise ApiError(400, "malformed", "the JSON is nested too deep") from exc
         except ValueError as exc:
             raise ApiError(400, "malformed", f"the body is not JSON: {exc}") from exc
         _no_lone_surrogates(value)

@@ -22,6 +22,8 @@ from newsflow_parse.structured import PushedArticle
 from newsflow_schemas import RawDocument, SourceHints
 
 JSON_TYPE = "application/json"
+MAX_DEPTH = 64
+"""Deepest nesting an article may hold: deeper, every stage that re-encodes it would hit the recursion limit."""
 
 
 class ArticleIn(BaseModel):
@@ -145,11 +147,33 @@ def json_values(text: str, *, lines: bool) -> Iterator[tuple[int, str, object] |
         yield index, json.dumps(value, ensure_ascii=False), value
 
 
+def nesting_depth(value: object) -> int:
+    """How deep lists and objects nest in a parsed JSON value (counted without recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def loads_bounded(text: str) -> object:
+    """json.loads, refusing (Rejected('json')) JSON nested deeper than MAX_DEPTH."""
+    try:
+        value = json.loads(text)
+    except RecursionError as exc:
+        raise Rejected("json", "JSON nested too deep") from exc
+    if nesting_depth(value) > MAX_DEPTH:
+        raise Rejected("json", f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
 def _loads(index: int, text: str) -> tuple[int, str, object] | Refusal:
     try:
-        return index, text, json.loads(text)
-    except RecursionError:
-        return Refusal("json", "JSON nested too deep", text.encode("utf-8", "replace"), f"#{index}")
+        return index, text, loads_bounded(text)
+    except Rejected as exc:
+        return Refusal(exc.kind, str(exc), text.encode("utf-8", "replace"), f"#{index}")
     except ValueError as exc:
         return Refusal("json", f"not JSON ({exc})", text.encode("utf-8", "replace"), f"#{index}")
 
