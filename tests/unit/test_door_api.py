@@ -86,6 +86,7 @@ BAD_CONTENT = [
         id="json-utf16-odd-byte-count",
     ),
     pytest.param(b"\x01" * (4 * 1024 * 1024), "text/plain", 415, id="4MiB-of-control-characters"),
+    pytest.param(b'"' * (5 * 1024 * 1024), "text/plain", 413, id="5MiB-of-quotes-10MiB-once-escaped"),
     pytest.param(json.dumps(article(url="http://[::1")), "application/json", 422, id="url-unclosed-ipv6"),
     pytest.param(json.dumps(article(url="http://[::1/x")), "application/json", 422, id="url-unclosed-ipv6-path"),
     pytest.param(

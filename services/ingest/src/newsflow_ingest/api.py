@@ -222,6 +222,8 @@ class PushApi:
 
         try:
             sent = await asyncio.wait_for(send_all(), self.send_timeout)
+        except Rejected as exc:  # too large for Kafka once encoded
+            raise ApiError(STATUS_OF_REFUSAL.get(exc.kind, 422), exc.kind, str(exc)) from exc
         except TimeoutError as exc:
             raise ApiError(503, "unavailable", "Kafka did not acknowledge in time; retry later") from exc
         return web.json_response(

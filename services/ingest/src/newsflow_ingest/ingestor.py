@@ -35,6 +35,8 @@ from newsflow_schemas import RAW, Message, RawDocument, dlq_of, encode, headers
 from newsflow_schemas.ids import normalize_url
 
 SERVICE = "ingest"
+HEADROOM_BYTES = 64 * 1024
+"""Room left under the Kafka request limit for the key, the headers and the record's framing."""
 API_SOURCE = "api"
 """The source of a pushed document that names none."""
 T = TypeVar("T")
@@ -67,11 +69,17 @@ class Ingestor:
         """Produce and wait for the ack; a broker away is retried until it is back, never dropped.
 
         ``source_name`` goes into a header: a refusal's dead letter holds only the locator, the ledger wants the name.
+        Raises Rejected('too-large') for a message the broker would refuse: text that JSON escapes (quotes,
+        control characters) can grow past the limit although its bytes were under max_document_bytes.
         """
+        value = encode(message)
+        limit = self.settings.kafka_max_request_bytes - HEADROOM_BYTES
+        if len(value) > limit:
+            raise Rejected("too-large", f"{len(value)} bytes once encoded for Kafka, over {limit}")
         extra = [(SOURCE_NAME_HEADER, source_name.encode())] if source_name else []
         await retry_forever(
             lambda: self.producer.send_and_wait(
-                topic, encode(message), key=message.key().encode(), headers=[*headers(message, SERVICE), *extra]
+                topic, value, key=message.key().encode(), headers=[*headers(message, SERVICE), *extra]
             ),
             transient=kafka.is_transient_kafka_error,
             service=SERVICE,
@@ -140,8 +148,11 @@ class Ingestor:
         async for item in in_thread(items):
             if isinstance(item, Refusal):
                 await self.refuse(item, source)
-            else:
+                continue
+            try:
                 await self.deliver(item)
+            except Rejected as exc:  # too large once encoded
+                await self.refuse(Refusal(exc.kind, str(exc), item.body.encode("utf-8", "replace"), item.uri), source)
 
     async def ingest_file_or_log(self, path: Path | Refusal) -> None:
         """ingest_file, where a failure that is not the file's (refusals are) is logged and counted: the run goes on."""
