@@ -184,6 +184,15 @@ def test_allowing_one_local_port_allows_that_port_only(listener: Listener, redir
             guard.check_url(url)
 
 
+def test_a_host_name_in_the_allow_list_allows_its_addresses_on_that_port(listener: Listener) -> None:
+    guard = Guard(parse_allow(f"localhost:{listener.port}"))
+    guard.check_address("localhost", "127.0.0.1", listener.port)
+    with pytest.raises(Forbidden):
+        guard.check_address("localhost", "127.0.0.1", listener.port + 1)
+    with pytest.raises(ValueError, match="resolves"):
+        parse_allow("no-such-host.invalid:80")
+
+
 def test_an_allow_entry_without_a_port_is_refused_with_the_way_to_write_it() -> None:
     with pytest.raises(ValueError, match=r"127\.0\.0\.1:PORT"):
         parse_allow("127.0.0.1")

@@ -11,7 +11,8 @@ read as that address. Then three gates, on every hop of every request:
   so the address connected to is always one that was checked, whatever path aiohttp took to it.
 
 ``NEWSFLOW_FETCH_ALLOW`` admits inside addresses by port: ``127.0.0.1:8080``, ``10.0.0.0/8:443``,
-``[::1]:8080``, or ``ADDRESS:*`` for every port, said explicitly.
+``[::1]:8080``, ``feeds.internal:8080`` (a name: the addresses it resolves to at start), or ``ADDRESS:*``
+for every port, said explicitly.
 """
 
 from __future__ import annotations
@@ -89,8 +90,23 @@ def parse_allow(spec: str) -> list[Allowed]:
                 f"(e.g. {entry.strip('[]')}:PORT, [::1]:8080, or {entry.strip('[]')}:* for every port)"
             )
         port = None if match["port"] == "*" else int(match["port"])
-        allowed.append(Allowed(ipaddress.ip_network(match["v6"] or match["v4"], strict=False), port))
+        allowed += [Allowed(network, port) for network in _networks(match["v6"] or match["v4"])]
     return allowed
+
+
+def _networks(host: str) -> list[IPNetwork]:
+    """An address or network as written; a name (a compose service, 'localhost') as its addresses, resolved now."""
+    try:
+        return [ipaddress.ip_network(host, strict=False)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise ValueError(
+            f"NEWSFLOW_FETCH_ALLOW entry {host!r} is neither an address, a network nor a name that resolves"
+        ) from exc
+    return sorted({ipaddress.ip_network(str(info[4][0]).split("%", 1)[0]) for info in infos}, key=str)
 
 
 def why_forbidden(address: IPAddress) -> str | None:
