@@ -115,7 +115,23 @@ def spellings(address: str) -> st.SearchStrategy[str]:
 
 INSIDE = st.sampled_from(["127.0.0.1", "10.0.0.1", "192.168.1.1", "172.16.0.1", "169.254.169.254", "169.254.1.1"])
 LOOPBACK_HOSTS = spellings("127.0.0.1")
-INSIDE_HOSTS = INSIDE.flatmap(spellings)
+IPV6_INSIDE = st.sampled_from(
+    [
+        "[::1]",
+        "[0:0:0:0:0:0:0:1]",
+        "[::ffff:7f00:1]",
+        "[::127.0.0.1]",
+        "[fe80::1]",
+        "[fe80::1%25eth0]",
+        "[fd00:ec2::254]",
+        "[fc00::1]",
+        "[fec0::1]",
+        "[::ffff:a9fe:a9fe]",
+        "[64:ff9b::a9fe:a9fe]",
+        "[::]",
+    ]
+)
+INSIDE_HOSTS = st.one_of(INSIDE.flatmap(spellings), IPV6_INSIDE)
 EXAMPLES = settings(
     max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -172,6 +188,13 @@ def test_a_redirect_to_any_spelling_of_loopback_is_refused(listener: Listener, r
     error = fetch_error(f"http://127.0.0.1:{redirector}/to?u={target}", allow=f"127.0.0.1:{redirector}")
     assert error.kind == "ssrf", error
     assert listener.accepted == before
+
+
+def test_allowing_one_local_address_does_not_allow_its_neighbour(redirector: int) -> None:
+    """127.0.0.1 is allowed on the redirector's port; a redirect to １２７.０.０.２ on the same port is not."""
+    target = quote(f"http://１２７.０.０.２:{redirector}/", safe="")
+    error = fetch_error(f"http://127.0.0.1:{redirector}/to?u={target}", allow=f"127.0.0.1:{redirector}")
+    assert (error.kind, "127.0.0.2" in str(error)) == ("ssrf", True)
 
 
 def test_allowing_one_local_port_allows_that_port_only(listener: Listener, redirector: int) -> None:

@@ -115,6 +115,8 @@ def why_forbidden(address: IPAddress) -> str | None:
         address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
     if address in METADATA:
         return "cloud-metadata"
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        return "site-local"  # fec0::/10: deprecated, still routed inside some networks
     for reason in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
         if getattr(address, f"is_{reason}"):
             return reason.replace("_", "-")
