@@ -235,7 +235,13 @@ CONTENTS = st.one_of(
 KINDS = st.sampled_from(["file", "file", "file", "fifo", "symlink-out", "symlink-in", "dir"])
 
 
-@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(files=st.lists(st.tuples(NAMES, CONTENTS, KINDS), min_size=1, max_size=6))
 def test_every_file_ends_sent_or_refused_with_a_reason_and_the_run_never_aborts(
     tmp_path_factory: pytest.TempPathFactory, files: list[tuple[str, bytes, str]]

@@ -133,7 +133,11 @@ IPV6_INSIDE = st.sampled_from(
 )
 INSIDE_HOSTS = st.one_of(INSIDE.flatmap(spellings), IPV6_INSIDE)
 EXAMPLES = settings(
-    max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
