@@ -194,6 +194,14 @@ def test_a_redirect_to_any_spelling_of_loopback_is_refused(listener: Listener, r
     assert listener.accepted == before
 
 
+@EXAMPLES
+@given(host=INSIDE_HOSTS)
+def test_a_redirect_to_any_spelling_of_an_inside_address_is_refused(redirector: int, host: str) -> None:
+    target = quote(f"http://{host}/latest/meta-data/", safe="")
+    error = fetch_error(f"http://127.0.0.1:{redirector}/to?u={target}", allow=f"127.0.0.1:{redirector}")
+    assert error.kind == "ssrf", error
+
+
 def test_allowing_one_local_address_does_not_allow_its_neighbour(redirector: int) -> None:
     """127.0.0.1 is allowed on the redirector's port; a redirect to １２７.０.０.２ on the same port is not."""
     target = quote(f"http://１２７.０.０.２:{redirector}/", safe="")
