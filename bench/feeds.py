@@ -147,7 +147,7 @@ async def main(delay: float) -> int:
     port = server._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}"
     site.feeds = listings(base, sorted(pages))
-    settings = IngestSettings(fetch_allow="127.0.0.1", host_delay_seconds=delay, fetch_timeout_seconds=30)
+    settings = IngestSettings(fetch_allow="127.0.0.1:*", host_delay_seconds=delay, fetch_timeout_seconds=30)
     try:
         with tempfile.TemporaryDirectory() as state:
             ours = await first_poll(site, base, settings, Path(state) / "shared", shared=True)

@@ -144,7 +144,7 @@ def ingest_env(service_env: dict[str, str], state: Path, api_port: int) -> dict[
     return {
         **service_env,
         "NEWSFLOW_STATE_DIR": str(state),
-        "NEWSFLOW_FETCH_ALLOW": "127.0.0.1",
+        "NEWSFLOW_FETCH_ALLOW": "127.0.0.1:*",
         "NEWSFLOW_FETCH_TIMEOUT_SECONDS": "2",
         "NEWSFLOW_FETCH_ATTEMPTS": "2",
         "NEWSFLOW_HOST_DELAY_SECONDS": "0",

@@ -123,5 +123,7 @@ def test_the_query_command_refuses_trending_by_source_instead_of_ignoring_it(
 ) -> None:
     from newsflow_analyst import cli
 
-    assert cli.main(["trending", "--source", "bbc"]) == 2  # before any request: nothing to connect to
-    assert "source" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # before any request: nothing to connect to
+        cli.main(["trending", "--source", "bbc"])
+    assert refused.value.code == 2
+    assert "--source" in capsys.readouterr().err

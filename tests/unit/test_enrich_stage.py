@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from newsflow_common.dlq import Rejected
+from newsflow_common.metrics import SOURCE_LABELS
 from newsflow_common.stage import Record
 from newsflow_enrich.service import AnalyseStage, InlinePool, StateStage
 from newsflow_enrich.settings import EnrichSettings
@@ -96,6 +97,7 @@ async def test_bad_records_go_to_the_dlq_in_place_and_the_batch_goes_on() -> Non
 
 async def test_each_input_is_counted_in_the_ledger_metric_by_source_and_outcome() -> None:
     source = "ledger-enrich"
+    SOURCE_LABELS.allow(source)  # a configured source name: metrics carry it (any other counts as "other")
     story = article("l1", STORY).model_copy(update={"source": source})
     empty = article("l2", "   ").model_copy(update={"source": source})
     before = {outcome: ledger("enrich", source, outcome) for outcome in ("out", "dead-letter:empty")}

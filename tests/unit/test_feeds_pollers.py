@@ -119,7 +119,7 @@ async def ingest(tmp_path: Path) -> AsyncIterator[Ingest]:
     server = TestServer(site.app(), host="127.0.0.1")
     await server.start_server()
     site.base = f"http://127.0.0.1:{server.port}"
-    settings = IngestSettings(fetch_allow="127.0.0.1", host_delay_seconds=0.0, fetch_timeout_seconds=5)
+    settings = IngestSettings(fetch_allow="127.0.0.1:*", host_delay_seconds=0.0, fetch_timeout_seconds=5)
     producer = RecordingProducer()
     seen = SeenStore.open(tmp_path)
     fetcher = Fetcher(settings)

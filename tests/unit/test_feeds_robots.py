@@ -56,7 +56,7 @@ async def site() -> AsyncIterator[Site]:
 async def fetcher(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Fetcher]:
     monkeypatch.setattr(fetch, "backoff_delay", lambda *args, **kwargs: 0.0)
     settings = IngestSettings(
-        fetch_allow="127.0.0.1", fetch_timeout_seconds=0.5, host_delay_seconds=0.0, user_agent="newsflow-test"
+        fetch_allow="127.0.0.1:*", fetch_timeout_seconds=0.5, host_delay_seconds=0.0, user_agent="newsflow-test"
     )
     client = Fetcher(settings)
     yield client

@@ -117,7 +117,7 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def settings(**overrides: Any) -> IngestSettings:
     values: dict[str, Any] = {
-        "fetch_allow": "127.0.0.1",
+        "fetch_allow": "127.0.0.1:*",
         "fetch_timeout_seconds": 0.5,
         "host_delay_seconds": 0.0,
         "max_document_bytes": 1 << 20,
@@ -168,7 +168,7 @@ def test_inside_addresses_are_forbidden_public_ones_are_not(address: str, reason
 
 
 def test_only_http_and_https_to_public_or_allow_listed_addresses() -> None:
-    guard = Guard(parse_allow("127.0.0.1, 10.9.0.0/16"))
+    guard = Guard(parse_allow("127.0.0.1:*, 10.9.0.0/16:*"))
     guard.check_url("http://127.0.0.1:8080/feed")
     guard.check_url("https://10.9.3.4/page")
     guard.check_url("https://news.example/page")  # a name: checked by the resolver when connecting

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from prometheus_client import REGISTRY
 
 from newsflow_common.dlq import Rejected
+from newsflow_common.metrics import SOURCE_LABELS
 from newsflow_common.stage import SOURCE_NAME_HEADER, Record, Stage
 from newsflow_index.service import IndexStage
 from newsflow_index.settings import IndexSettings
@@ -52,6 +53,7 @@ def article(source: str, title: str) -> Article:
 
 async def test_a_stage_counts_outputs_and_dead_letters_by_source() -> None:
     source = f"s-{uuid.uuid4().hex[:6]}"
+    SOURCE_LABELS.allow(source)  # a configured name: metrics carry it (any other counts as "other")
     stage = PickyStage()
     values = [encode(article(source, "fine")), encode(article(source, "refuse me")), b"{}"]
     producer = await run_batch(stage, [Record(ARTICLES, 0, offset, b"k", value) for offset, value in enumerate(values)])

@@ -3,35 +3,60 @@ through the same renderer and carry their logger name."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
 _SECRETS: set[str] = set()
-_URL_PASSWORD = re.compile(r"(://[^:/@\s\"]+):([^@\s\"]+)@")
+_URL_PASSWORD = re.compile(r"(?<![\w.:@%-])([\w.~%!$&'()*+,;=-]+):([^@\s\"'/<>]+)@(?=[\w\[])")
+"""user:password@host anywhere: in a URL (https://user:pw@host) or a netloc printed alone (user:pw@host)."""
 REDACTED = "***"
 
 
 def register_secrets(*values: str | None) -> None:
-    """Values that must never appear in a log line (passwords, API keys, tokens)."""
-    _SECRETS.update(value for value in values if value and len(value) >= 4)
+    """Values that must never appear in a log line (passwords, API keys, tokens), in any spelling of them."""
+    for value in values:
+        if value and len(value) >= 4:
+            _SECRETS.update(_spellings(value))
+
+
+def _spellings(secret: str) -> set[str]:
+    """The secret as written, JSON-escaped, repr-escaped and percent-encoded: a quote in it changes the form."""
+    return {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], quote(secret, safe="")}
 
 
 def redact(line: str) -> str:
-    """A rendered log line without registered secrets or passwords in URLs (user:password@host)."""
-    for secret in _SECRETS:
+    """Text without registered secrets or passwords in URLs (user:password@host)."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):  # the longest spelling first: it holds the others
         line = line.replace(secret, REDACTED)
     return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", line)
 
 
+def _redact_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_redact_values(item) for item in value]
+    return value
+
+
+def _redact_event(_: object, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """Before rendering: every string of the event, nested or not, as the program wrote it (no escaping yet)."""
+    return {key: _redact_values(value) for key, value in event.items()}
+
+
 def _redact_rendered(_: object, __: str, rendered: Any) -> str:
-    """Runs after the JSON renderer: ``rendered`` is the finished line."""
+    """After rendering too: a value the event held as an object may render a secret from its repr."""
     return redact(str(rendered))
 
 
@@ -44,12 +69,16 @@ _SHARED: list[structlog.types.Processor] = [
 
 
 def _renderer(terminal: bool) -> list[structlog.types.Processor]:
-    """A person at a terminal reads aligned, coloured lines; a collector parses JSON with structured tracebacks."""
+    """A person at a terminal reads aligned, coloured lines; a collector parses JSON with structured tracebacks.
+
+    The traceback becomes data first, then every string of the event is redacted, then it is rendered: a
+    secret in an exception's message is gone before a renderer escapes it into another spelling.
+    """
     if terminal:
-        return [structlog.dev.ConsoleRenderer()]
+        return [structlog.processors.format_exc_info, _redact_event, structlog.dev.ConsoleRenderer()]
     # structlog's dict_tracebacks without the frames' locals: a record's body must not land in a log line.
     tracebacks = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
-    return [tracebacks, structlog.processors.JSONRenderer()]
+    return [tracebacks, _redact_event, structlog.processors.JSONRenderer()]
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

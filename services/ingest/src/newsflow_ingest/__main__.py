@@ -19,8 +19,10 @@ from pydantic import ValidationError
 
 from newsflow_common.cli import command_parser
 from newsflow_common.logs import configure_logging
+from newsflow_common.metrics import SOURCE_LABELS
 from newsflow_ingest.service import ConfigError, Sources, run_once, run_service
 from newsflow_ingest.settings import IngestSettings
+from newsflow_ingest.sources import load_sources
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -40,12 +42,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def allow_configured_sources(feeds_file: Path | None) -> None:
+    """The feeds' and sitemaps' names are configured: metrics may carry them as label values."""
+    if feeds_file is None:
+        return
+    try:
+        config = load_sources(feeds_file)
+    except (ValidationError, OSError, ValueError):
+        return  # the service says what is wrong with the file when it starts
+    SOURCE_LABELS.allow(*(source.name for source in [*config.feeds, *config.sitemaps]))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = IngestSettings()
     if args.source:
         settings.source_name = args.source
     configure_logging("ingest", settings.log_level)
+    allow_configured_sources(args.feeds or settings.feeds_file)
     if args.paths:
         counts = asyncio.run(run_once(settings, args.paths))
         refused = ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.refused.items())) or "none"

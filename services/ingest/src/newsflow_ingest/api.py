@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import uuid
+import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,17 +23,22 @@ from aiohttp import web
 
 from newsflow_common.dlq import Rejected
 from newsflow_common.logs import get_logger
-from newsflow_ingest.articles import ArticleIn, article_document, validate_article
-from newsflow_ingest.documents import new_document, parse_content_type
-from newsflow_ingest.ingestor import Ingestor
+from newsflow_ingest.articles import ArticleIn, article_document, loads_bounded, validate_article
+from newsflow_ingest.documents import decode_text, new_document, parse_content_type
+from newsflow_ingest.ingestor import API_SOURCE, Ingestor
 from newsflow_ingest.metrics import API_REQUESTS
-from newsflow_ingest.ssrf import Forbidden, Guard
+from newsflow_ingest.ssrf import Forbidden, Guard, parse_url
 from newsflow_schemas import LINKS, LinkToFetch, RawDocument
 
 MAX_BATCH = 1000
-SOURCE_NAME = re.compile(r"^[\w.-]{1,64}$")
+SOURCE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+"""A source name (matched whole): it becomes a label, a ledger key and a log field."""
 PAGE_TYPES = {"text/html", "text/plain", "application/xhtml+xml"}
-STATUS_OF_REFUSAL = {"too-large": 413, "binary": 415, "empty": 400}
+STATUS_OF_REFUSAL = {"too-large": 413, "binary": 415, "empty": 400, "encoding": 400}
+SERVER_OPTIONS: dict[str, Any] = {"auto_decompress": False}
+"""The handler inflates the body itself, after auth and with a cap: aiohttp would inflate any body as it
+arrives, also the unread body of a refused request it drains (four 10 MB gzip bombs cost 11 s of CPU)."""
+ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = get_logger(__name__)
 
@@ -98,10 +104,12 @@ class PushApi:
         if (request.content_length or 0) > self.max_request_bytes:
             raise ApiError(413, "too-large", f"the body is over {self.max_request_bytes} bytes")
         mime, charset = parse_content_type(request.headers.get("Content-Type"))
-        source = self._param(request, "source") or "api"
-        if not SOURCE_NAME.match(source):
-            raise ApiError(400, "malformed", "source must be 1-64 letters, digits, '.', '_' or '-'")
-        body = await request.read()
+        source = self._param(request, "source") or API_SOURCE
+        if not SOURCE_NAME.fullmatch(source):
+            raise ApiError(
+                400, "malformed", f"source {source[:80]!r} must be 1-64 ASCII letters, digits, '.', '_' or '-'"
+            )
+        body = self._inflate(await request.read(), request.headers.get("Content-Encoding", "identity"))
         if mime == "application/json":
             documents, links = self._json_documents(body, source)
         elif mime in PAGE_TYPES:
@@ -110,11 +118,35 @@ class PushApi:
             raise ApiError(415, "unsupported-type", f"send application/json, text/html or text/plain, not {mime!r}")
         return await self._send(documents, links)
 
+    def _inflate(self, body: bytes, encoding: str) -> bytes:
+        """The body decoded from its Content-Encoding, refused as soon as it inflates past the request cap."""
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            return body
+        if encoding not in ENCODINGS:
+            raise ApiError(415, "unsupported-encoding", f"send gzip, deflate or no Content-Encoding, not {encoding!r}")
+        limit, data, rest = self.max_request_bytes, b"", body
+        try:
+            while rest and len(data) <= limit:  # gzip may hold several members, one after the other
+                inflater = zlib.decompressobj(ENCODINGS[encoding])
+                data += inflater.decompress(rest, limit + 1 - len(data))
+                if not inflater.eof and not inflater.unconsumed_tail:
+                    raise ApiError(400, "malformed", f"the {encoding} body is cut short")
+                rest = inflater.unused_data if inflater.eof else b""
+        except zlib.error as exc:
+            raise ApiError(400, "malformed", f"the body is not valid {encoding} data: {exc}") from exc
+        if len(data) > limit:
+            raise ApiError(413, "too-large", f"the body inflates to more than {limit} bytes")
+        return data
+
     def _json_documents(self, body: bytes, source: str) -> tuple[list[RawDocument], list[LinkToFetch]]:
         try:
-            value = json.loads(body)
+            value = loads_bounded(decode_text(body, "utf-8")[0])
+        except Rejected as exc:
+            raise ApiError(STATUS_OF_REFUSAL.get(exc.kind, 400), exc.kind, str(exc)) from exc
         except ValueError as exc:
             raise ApiError(400, "malformed", f"the body is not JSON: {exc}") from exc
+        _no_lone_surrogates(value)
         values = value if isinstance(value, list) else [value]
         if not values or len(values) > MAX_BATCH:
             raise ApiError(400, "malformed", f"a batch holds 1 to {MAX_BATCH} articles")
@@ -143,7 +175,7 @@ class PushApi:
         try:
             self.guard.check_url(article.url)
         except Forbidden as exc:
-            raise Rejected("ssrf", f"url: {exc}") from exc
+            raise Rejected(exc.kind, f"url: {exc}") from exc
         return article
 
     def _article_document(self, item: object, article: ArticleIn, source: str) -> RawDocument:
@@ -161,8 +193,11 @@ class PushApi:
             raise ApiError(STATUS_OF_REFUSAL.get(exc.kind, 422), exc.kind, str(exc)) from exc
 
     def _page_document(self, body: bytes, mime: str, charset: str | None, source: str, url: str | None) -> RawDocument:
-        if url is not None and not re.match(r"^https?://\S+$", url):
-            raise ApiError(400, "malformed", "url must be an absolute http(s) URL")
+        if url is not None:
+            try:
+                parse_url(url)
+            except Forbidden as exc:
+                raise ApiError(400, "malformed", f"url must be an absolute http(s) URL: {exc}") from exc
         try:
             return new_document(
                 body,
@@ -187,6 +222,8 @@ class PushApi:
 
         try:
             sent = await asyncio.wait_for(send_all(), self.send_timeout)
+        except Rejected as exc:  # too large for Kafka once encoded
+            raise ApiError(STATUS_OF_REFUSAL.get(exc.kind, 422), exc.kind, str(exc)) from exc
         except TimeoutError as exc:
             raise ApiError(503, "unavailable", "Kafka did not acknowledge in time; retry later") from exc
         return web.json_response(
@@ -203,6 +240,16 @@ class PushApi:
         return request.headers.get(f"X-Newsflow-{name.capitalize()}") or request.query.get(name)
 
 
+def _no_lone_surrogates(value: object) -> None:
+    """JSON may escape half a surrogate pair ('\\ud800'): that is not text, and no UTF-8 carries it on."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ApiError(
+            400, "encoding", f"a string holds a lone surrogate ({exc.object[exc.start : exc.end]!r})"
+        ) from exc
+
+
 def _link(article: ArticleIn, source: str) -> LinkToFetch:
     assert article.url is not None  # checked by PushApi._checked
     return LinkToFetch(
@@ -212,7 +259,7 @@ def _link(article: ArticleIn, source: str) -> LinkToFetch:
 
 async def start_api(api: PushApi, host: str, port: int) -> web.AppRunner:
     """Serve the API in the running loop; stop with ``await runner.cleanup()``."""
-    runner = web.AppRunner(api.app(), access_log=None)
+    runner = web.AppRunner(api.app(), access_log=None, **SERVER_OPTIONS)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("push API started", host=host, port=port)
@@ -224,7 +271,11 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_ARTICLE = ArticleIn.model_json_schema()
+_ARTICLE = {
+    **ArticleIn.model_json_schema(),
+    "anyOf": [{"required": ["title", "body"]}, {"required": ["url"]}],
+    "description": "An article (title and body), or a url alone to be fetched. Dates: ISO 8601 or RFC 2822 strings.",
+}
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "newsflow ingest push API", "version": "1"},
@@ -241,8 +292,8 @@ OPENAPI: dict[str, Any] = {
                     {
                         "name": "source",
                         "in": "query",
-                        "schema": {"type": "string"},
-                        "description": "or X-Newsflow-Source",
+                        "schema": {"type": "string", "pattern": f"^{SOURCE_NAME.pattern}$"},
+                        "description": "or X-Newsflow-Source; 1-64 ASCII letters, digits, '.', '_', '-' (default api)",
                     },
                     {"name": "url", "in": "query", "schema": {"type": "string"}, "description": "or X-Newsflow-Url"},
                 ],
@@ -281,10 +332,13 @@ OPENAPI: dict[str, Any] = {
                             }
                         },
                     },
-                    "400": _error("Malformed: not JSON, an empty body, a bad source or url"),
+                    "400": _error(
+                        "Malformed: not JSON, nested too deep, an empty body, not decodable text (a broken UTF-16"
+                        " byte-order mark, a lone surrogate), bad gzip, a bad source or url"
+                    ),
                     "401": _error("Missing or wrong bearer token"),
                     "413": _error("Over the size limit"),
-                    "415": _error("Unsupported content type (or binary data)"),
+                    "415": _error("Unsupported content type or encoding, or binary data (control characters)"),
                     "422": _error("An article does not match the schema"),
                     "503": _error("Kafka did not acknowledge in time"),
                 },

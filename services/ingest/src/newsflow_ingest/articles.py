@@ -8,7 +8,7 @@ also published_at, authors, summary, language, site_name. Unknown fields travel 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -16,10 +16,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from newsflow_common.dlq import Rejected
-from newsflow_ingest.documents import Refusal, new_document
+from newsflow_ingest.documents import Refusal, decode_text, new_document
+from newsflow_ingest.ssrf import Forbidden, parse_url
+from newsflow_parse.structured import PushedArticle
 from newsflow_schemas import RawDocument, SourceHints
 
 JSON_TYPE = "application/json"
+MAX_DEPTH = 64
+"""Deepest nesting an article may hold: deeper, every stage that re-encodes it would hit the recursion limit."""
 
 
 class ArticleIn(BaseModel):
@@ -50,6 +54,28 @@ class ArticleIn(BaseModel):
                 return value
         return value
 
+    @field_validator("published", "published_at")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        """Year 1 at +01:00 is before the first UTC instant a datetime holds: no stage could compare it."""
+        if value is not None and value.tzinfo is not None:
+            try:
+                value.astimezone(UTC)
+            except OverflowError as exc:
+                raise ValueError("the date is out of range once in UTC") from exc
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _fetchable_form(cls, value: str | None) -> str | None:
+        """A URL the HTTP client can parse: 'http://[::1' or a full-width '#' in the host cannot be fetched or keyed."""
+        if value is not None:
+            try:
+                parse_url(value)
+            except Forbidden as exc:
+                raise ValueError(str(exc)) from exc
+        return value
+
     def hints(self) -> SourceHints:
         published = self.published_at or self.published
         if published is not None and published.tzinfo is None:
@@ -67,14 +93,24 @@ class ArticleIn(BaseModel):
 
 
 def validate_article(value: object) -> ArticleIn:
-    """The article, or Rejected('schema') saying what is wrong."""
+    """The article, or Rejected('schema') saying what is wrong.
+
+    An article with a body goes to parse as it is, so it is held to parse's own rules (its PushedArticle
+    and date reading), not to a copy of them: what ingest accepts, parse turns into an article.
+    """
     if not isinstance(value, dict):
         raise Rejected("schema", f"an article must be a JSON object, not {type(value).__name__}")
     try:
-        return ArticleIn.model_validate(value)
+        article = ArticleIn.model_validate(value)
+        if article.body:
+            PushedArticle.model_validate(value).published_at(datetime.now(UTC))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'article'}: {e['msg']}" for e in exc.errors())
-        raise Rejected("schema", problems) from exc
+        raise Rejected("schema", _problems(exc)) from exc
+    return article
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'article'}: {e['msg']}" for e in error.errors())
 
 
 def article_document(
@@ -111,11 +147,66 @@ def json_values(text: str, *, lines: bool) -> Iterator[tuple[int, str, object] |
         yield index, json.dumps(value, ensure_ascii=False), value
 
 
+def nesting_depth(value: object) -> int:
+    """How deep lists and objects nest in a parsed JSON value (counted without recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def loads_bounded(text: str) -> object:
+    """json.loads, refusing (Rejected('json')) JSON nested deeper than MAX_DEPTH."""
+    try:
+        value = json.loads(text)
+    except RecursionError as exc:
+        raise Rejected("json", "JSON nested too deep") from exc
+    if nesting_depth(value) > MAX_DEPTH:
+        raise Rejected("json", f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
 def _loads(index: int, text: str) -> tuple[int, str, object] | Refusal:
     try:
-        return index, text, json.loads(text)
+        return index, text, loads_bounded(text)
+    except Rejected as exc:
+        return Refusal(exc.kind, str(exc), text.encode("utf-8", "replace"), f"#{index}")
     except ValueError as exc:
-        return Refusal("json", f"not JSON ({exc})", text.encode("utf-8"), f"#{index}")
+        return Refusal("json", f"not JSON ({exc})", text.encode("utf-8", "replace"), f"#{index}")
+
+
+def json_line_articles(
+    lines: Iterable[tuple[int, bytes] | Refusal], *, source: str, uri: str, max_bytes: int
+) -> Iterator[RawDocument | Refusal]:
+    """Every article of a JSON lines file read line by line: ``lines`` holds (number, bytes) or a line's refusal."""
+    for line in lines:
+        if isinstance(line, Refusal):
+            yield Refusal(line.kind, line.message, line.original, uri + line.locator)
+            continue
+        number, data = line
+        try:
+            text, _ = decode_text(data)
+        except Rejected as exc:
+            yield Refusal(exc.kind, str(exc), data, f"{uri}#{number}")
+            continue
+        item = _loads(number, text)
+        if isinstance(item, Refusal):
+            yield Refusal(item.kind, item.message, item.original, uri + item.locator)
+            continue
+        yield _article_item(item, source=source, uri=uri, max_bytes=max_bytes)
+
+
+def _article_item(item: tuple[int, str, object], *, source: str, uri: str, max_bytes: int) -> RawDocument | Refusal:
+    index, json_text, value = item
+    locator = f"{uri}#{index}"
+    try:
+        article = validate_article(value)
+        return article_document(json_text, article, source=source, locator=locator, uri=uri, max_bytes=max_bytes)
+    except Rejected as exc:
+        return Refusal(exc.kind, str(exc), json_text.encode("utf-8", "replace"), locator)
 
 
 def file_articles(text: str, *, lines: bool, source: str, uri: str, max_bytes: int) -> Iterator[RawDocument | Refusal]:
@@ -124,10 +215,4 @@ def file_articles(text: str, *, lines: bool, source: str, uri: str, max_bytes: i
         if isinstance(item, Refusal):
             yield Refusal(item.kind, item.message, item.original, uri + item.locator)
             continue
-        index, json_text, value = item
-        locator = f"{uri}#{index}"
-        try:
-            article = validate_article(value)
-            yield article_document(json_text, article, source=source, locator=locator, uri=uri, max_bytes=max_bytes)
-        except Rejected as exc:
-            yield Refusal(exc.kind, str(exc), json_text.encode("utf-8"), locator)
+        yield _article_item(item, source=source, uri=uri, max_bytes=max_bytes)

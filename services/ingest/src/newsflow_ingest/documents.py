@@ -28,6 +28,9 @@ BINARY_SIGNATURES = {
 BOMS = {codecs.BOM_UTF8: "utf-8-sig", codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}
 META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 HTML_START = ("<!doctype html", "<html")
+CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+"""Control characters no text holds (tab, newlines and form feeds aside); JSON escapes each into 6 bytes."""
+MAX_CONTROLS_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,22 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
     """
     if not data.strip():
         raise Rejected("empty", "the document is empty")
+    text, charset = _decode(data, declared)
+    controls = len(CONTROLS.findall(text, 0, 1 << 20))
+    if controls > MAX_CONTROLS_SHARE * min(len(text), 1 << 20):
+        raise Rejected("binary", f"{controls} control characters in the first MiB: binary, not text")
+    return text, charset
+
+
+def _decode(data: bytes, declared: str | None) -> tuple[str, str]:
     for bom, charset in BOMS.items():
         if data.startswith(bom):
-            return data.decode(charset), charset
+            try:
+                return data.decode(charset), charset
+            except UnicodeDecodeError as exc:  # an odd byte count, a lone surrogate after a UTF-16 BOM
+                raise Rejected(
+                    "encoding", f"the document starts with a {charset} byte-order mark but is not {charset}: {exc}"
+                ) from exc
     for signature, what in BINARY_SIGNATURES.items():
         if data.startswith(signature):
             raise Rejected("binary", f"the document is {what}, not text")
@@ -61,7 +77,7 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
         if candidate:
             try:
                 return data.decode(candidate), candidate
-            except (LookupError, UnicodeDecodeError):
+            except (LookupError, UnicodeDecodeError, ValueError):
                 continue
     match = from_bytes(data).best()
     if match is None:

@@ -22,7 +22,7 @@ from newsflow_common.retry import backoff_delay
 from newsflow_ingest.documents import parse_content_type
 from newsflow_ingest.robots import Robots
 from newsflow_ingest.settings import IngestSettings
-from newsflow_ingest.ssrf import Forbidden, Guard, GuardedResolver, parse_allow
+from newsflow_ingest.ssrf import Forbidden, Guard, forbidden_in, parse_allow
 
 PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 XML_TYPES = frozenset(
@@ -72,7 +72,7 @@ class Fetcher:
         self.service = service
         self.guard = Guard(parse_allow(settings.fetch_allow))
         self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(resolver=GuardedResolver(self.guard), limit=100, ttl_dns_cache=60),
+            connector=self.guard.connector(limit=100, ttl_dns_cache=60),
             timeout=aiohttp.ClientTimeout(total=settings.fetch_timeout_seconds),
             headers={"User-Agent": settings.user_agent},
         )
@@ -116,7 +116,7 @@ class Fetcher:
             try:
                 self.guard.check_url(url)
             except Forbidden as exc:
-                raise FetchError("ssrf", str(exc)) from exc
+                raise FetchError(exc.kind, str(exc)) from exc
             if robots and not await self.robots_allow(url):
                 raise FetchError("robots", f"robots.txt of {urlsplit(url).netloc} disallows {url}")
             async with self._polite(url):
@@ -131,7 +131,7 @@ class Fetcher:
         try:
             async with self.session.get(url, headers=headers, allow_redirects=False) as response:
                 if response.status in REDIRECTS and "Location" in response.headers:
-                    return urljoin(url, response.headers["Location"])
+                    return _next_hop(url, response.headers["Location"])
                 if response.status == 304:
                     return None
                 _raise_for_status(url, response.status)
@@ -148,13 +148,14 @@ class Fetcher:
                     etag=response.headers.get("ETag"),
                     last_modified=response.headers.get("Last-Modified"),
                 )
-        except Forbidden as exc:  # raised by the resolver while connecting
-            raise FetchError("ssrf", str(exc)) from exc
         except TimeoutError as exc:
             raise FetchError(
                 "timeout", f"{url}: no answer within {self.settings.fetch_timeout_seconds}s", transient=True
             ) from exc
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
+            refused = forbidden_in(exc)  # by the guard's resolver or socket factory, while connecting
+            if refused is not None:
+                raise FetchError(refused.kind, str(refused)) from exc
             raise FetchError("connection", f"{url}: {exc!r}", transient=True) from exc
 
     async def _read_capped(self, url: str, response: aiohttp.ClientResponse) -> bytes:
@@ -185,6 +186,14 @@ class Fetcher:
                 await asyncio.sleep(max(0.0, host.next_start - time.monotonic()))
                 host.next_start = time.monotonic() + self.settings.host_delay_seconds
             yield
+
+
+def _next_hop(url: str, location: str) -> str:
+    """Where a redirect leads; the next hop's check_url says what is wrong with it."""
+    try:
+        return urljoin(url, location)
+    except ValueError as exc:  # 'http://[::1/x' does not even join
+        raise FetchError("malformed-url", f"{url} redirects to a malformed URL {location[:200]!r}: {exc}") from exc
 
 
 def _raise_for_status(url: str, status: int) -> None:

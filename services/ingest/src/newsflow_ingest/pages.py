@@ -120,7 +120,7 @@ class PageIngest:
     ) -> bool:
         """The source's own summary (or title) of a page that could not be fetched, marked so."""
         text = (hints.summary or hints.title) if hints else None
-        if not text:
+        if not text or error.kind == "malformed-url":  # a URL that does not parse cannot key a document
             raise Rejected(error.kind, f"{error} (and the source gave no summary to send instead)")
         document = new_document(
             text.encode("utf-8"),

@@ -7,7 +7,6 @@ news.links.v1, all in one event loop with one producer and one seen-before store
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,15 +18,14 @@ from aiokafka import AIOKafkaProducer
 
 from newsflow_common import kafka
 from newsflow_common.health import Health, start_http
-from newsflow_common.lifecycle import shutdown_event, wait_or_stop
+from newsflow_common.lifecycle import shutdown_event
 from newsflow_common.logs import get_logger
 from newsflow_common.retry import retry_forever
 from newsflow_common.runtime import Runtime
 from newsflow_ingest.api import PushApi, start_api
 from newsflow_ingest.feeds import FeedPoller
 from newsflow_ingest.fetch import Fetcher
-from newsflow_ingest.files import find_files
-from newsflow_ingest.ingestor import SERVICE, Counts, Ingestor
+from newsflow_ingest.ingestor import SERVICE, Counts, Ingestor, watch_folder
 from newsflow_ingest.links import LinksStage
 from newsflow_ingest.pages import PageIngest
 from newsflow_ingest.seen import SeenStore
@@ -98,7 +96,7 @@ async def run_service(settings: IngestSettings, sources: Sources) -> None:
     pages = PageIngest(fetcher, ingestor)
     jobs: list[Coroutine[Any, Any, None]] = []
     if sources.watch:
-        jobs.append(watch_folder(ingestor, seen, sources.watch, settings.poll_seconds, stop))
+        jobs.append(watch_folder(ingestor, seen, sources.watch, stop))
     if config:
         jobs += [FeedPoller(feed, fetcher, pages, seen).run(stop) for feed in config.feeds]
         max_age = timedelta(days=settings.sitemap_max_age_days)
@@ -135,31 +133,3 @@ async def _finish(tasks: list[asyncio.Task[None]]) -> None:
     for task in busy:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def watch_folder(
-    ingestor: Ingestor, seen: SeenStore, folder: Path, poll_seconds: float, stop: asyncio.Event
-) -> None:
-    """Ingest every new or changed file in ``folder`` once, even across restarts (seen-before by path and hash)."""
-    log.info("watching", folder=str(folder))
-    while not stop.is_set():
-        for path in await asyncio.to_thread(lambda: list(find_files([folder]))):
-            if stop.is_set():
-                break
-            try:
-                key, digest = f"file:{path}", await asyncio.to_thread(_sha256, path)
-            except OSError as exc:  # removed or unreadable since the listing: next round will tell
-                log.warning("file unreadable", path=str(path), error=str(exc))
-                continue
-            if not await seen.is_seen(key, digest):
-                await ingestor.ingest_file(path)
-                await seen.mark(key, digest)
-        await wait_or_stop(stop, poll_seconds)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from newsflow_common.settings import Settings
+from newsflow_ingest.ssrf import parse_allow
 
 
 class IngestSettings(Settings):
@@ -18,6 +19,9 @@ class IngestSettings(Settings):
     state_dir: Path = Path(".newsflow/ingest")
     """Where the service remembers what it already ingested (a sqlite file), across restarts."""
     poll_seconds: float = 2.0
+    """How often a forced-polling watch looks (NEWSFLOW_WATCH_FORCE_POLLING)."""
+    watch_force_polling: bool | None = None
+    """Poll the folder instead of using inotify (bind mounts, network file systems); None: watchfiles decides."""
     max_document_bytes: int = 5 * 1024 * 1024
     """Larger files, records and fetched pages are refused (to the DLQ, truncated) rather than sent."""
 
@@ -43,7 +47,7 @@ class IngestSettings(Settings):
 
     user_agent: str = "newsflow-ingest/0.1 (+https://github.com/newsflow/newsflow)"
     fetch_allow: str = ""
-    """Comma-separated addresses or networks (CIDR) fetches may reach although private, e.g. 127.0.0.1."""
+    """Comma-separated ADDRESS:PORT or NETWORK:PORT reachable although private: 127.0.0.1:8080, 10.0.0.0/8:443."""
     fetch_timeout_seconds: float = 20.0
     fetch_max_redirects: int = 5
     fetch_attempts: int = 3
@@ -53,3 +57,10 @@ class IngestSettings(Settings):
     host_delay_seconds: float = 1.0
     """Politeness: pause between two requests to one host."""
     respect_robots: bool = True
+
+    @field_validator("fetch_allow")
+    @classmethod
+    def _allow_has_ports(cls, value: str) -> str:
+        """A wrong allow-list stops the start, with the way to write it, rather than a first fetch."""
+        parse_allow(value)
+        return value
