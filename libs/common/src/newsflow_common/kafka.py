@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import Awaitable, Callable
-from functools import cache
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
@@ -48,38 +43,6 @@ def connection_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-EMPTY_FETCH_PAUSE_SECONDS = 0.1
-
-
-@cache
-def pace_empty_fetches() -> None:
-    """After a fetch that came back empty sooner than the wait it asked for, pause a little before the next.
-
-    A Kafka broker holds a fetch until data arrives or ``fetch.max.wait.ms`` passes; the local stand-in
-    (decision 001) answers at once, and an idle aiokafka consumer then fetches in a tight loop: 40% of a core
-    for each idle consumer, measured, taken from the stages that have work. The pause is at most 100 ms;
-    against a real broker an empty answer comes after the wait, so there it never pauses.
-    """
-    Fetcher._proc_fetch_request = paced(Fetcher._proc_fetch_request)
-
-
-def paced(fetch: Callable[..., Awaitable[bool]]) -> Callable[..., Awaitable[bool]]:
-    """``fetch`` (a Fetcher's, true when it brought data), pausing after an empty answer that came early."""
-
-    async def fetch_paced(fetcher: Any, *args: Any) -> bool:
-        started = time.monotonic()
-        has_data = await fetch(fetcher, *args)
-        early = fetcher._fetch_max_wait_ms / 1000 - (time.monotonic() - started)
-        if not has_data and early > 0:
-            try:
-                await asyncio.sleep(min(early, EMPTY_FETCH_PAUSE_SECONDS))
-            except asyncio.CancelledError:  # closing or unassigned: aiokafka's own fetch answers False then too
-                return False
-        return has_data
-
-    return fetch_paced
-
-
 def producer(settings: Settings, service: str) -> AIOKafkaProducer:
     """Idempotent, acks=all: a retried send never duplicates or reorders within a partition."""
     return AIOKafkaProducer(
@@ -94,7 +57,6 @@ def producer(settings: Settings, service: str) -> AIOKafkaProducer:
 
 def consumer(settings: Settings, service: str, *topics: str) -> AIOKafkaConsumer:
     """A consumer with static membership and manual commits (after the output is acknowledged)."""
-    pace_empty_fetches()
     return AIOKafkaConsumer(
         *topics,
         **connection_kwargs(settings),

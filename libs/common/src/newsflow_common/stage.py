@@ -87,8 +87,6 @@ class Stage(ABC, Generic[In]):
     """The topics it reads and the model of each."""
     batch_size: int = 64
     """Records taken at once: their transforms overlap (worker pools), their outputs are acked together."""
-    batch_seconds: float = 0.1
-    """How long to wait for a batch to fill before taking what there is."""
 
     async def start(self) -> None:
         """Load models, start worker pools: before the first record."""

@@ -72,7 +72,6 @@ class AnalyseStage(Stage[Article]):
     ) -> None:
         self.settings = settings or EnrichSettings()
         self.batch_size = self.settings.batch_size
-        self.batch_seconds = self.settings.batch_seconds
         self.pool = pool
 
     async def start(self) -> None:

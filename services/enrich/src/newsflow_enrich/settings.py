@@ -13,8 +13,7 @@ class EnrichSettings(Settings):
     workers: int = 0
     """NER processes; 0: one per core."""
     batch_size: int = 32
-    """Articles taken from the stream at once (fewer when the stream holds fewer within batch_seconds)."""
-    batch_seconds: float = 0.5
+    """Articles taken from the stream at once, at most (what has arrived: a batch never waits to fill)."""
     ner_languages: list[str] = Field(default_factory=lambda: ["en", "fr"])
     """Languages NER reads, among those with a model (en, fr); other articles get language, keywords, facts,
     clusters and trends."""

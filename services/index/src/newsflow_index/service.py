@@ -37,7 +37,6 @@ class IndexStage(Stage[Message]):
 
     def __init__(self, settings: IndexSettings) -> None:
         self.batch_size = settings.batch_size
-        self.batch_seconds = settings.batch_seconds
 
     async def transform_one(self, message: Message) -> Outputs:
         return [("elasticsearch", message)]

@@ -11,5 +11,3 @@ class IndexSettings(Settings):
     """Documents per bulk request, at most."""
     batch_bytes: int = 5 * 1024 * 1024
     """Bytes of documents per bulk request, at most."""
-    batch_seconds: float = 1.0
-    """How long to wait for a batch to fill before sending what there is."""
