@@ -38,6 +38,7 @@ from trafilatura.utils import load_html
 from newsflow_common.dlq import Rejected
 from newsflow_parse import dates, page
 from newsflow_parse.listing import fallback_title
+from newsflow_parse.textsize import word_count
 from newsflow_schemas import SourceHints
 from newsflow_schemas.models import PublishedAtSource
 
@@ -101,8 +102,12 @@ def extract_html(
     hints = hints or SourceHints()
     meta = page.metadata(tree, head)
     title = meta.title or hints.title or fallback_title(body.split("\n", 1)[0])
+    language = page.language(tree, head) or hints.language
     published_at, published_source = dates.choose(
-        chain(page.published_candidates(tree, head, title, canonical, fetched_at), [("feed", hints.published_at)]),
+        chain(
+            page.published_candidates(tree, head, title, canonical, fetched_at, language),
+            [("feed", hints.published_at)],
+        ),
         fetched_at,
     )
     return HtmlArticle(
@@ -117,7 +122,7 @@ def extract_html(
         section=meta.section or hints.section,
         site_name=meta.site_name or hints.site_name,
         summary=meta.description or hints.summary,
-        language=page.language(tree, head) or hints.language,
+        language=language,
     )
 
 
@@ -159,7 +164,7 @@ def settled(text: str, body: Any) -> bool:
 
 
 def words(text: str) -> int:
-    return len(text.split())
+    return word_count(text)
 
 
 def body_lines(body: str) -> list[str]:

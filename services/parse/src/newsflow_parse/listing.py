@@ -31,7 +31,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-import dateparser
+import regex  # type: ignore[import-untyped]
+
+from newsflow_parse.dates import parse_any
+from newsflow_parse.textsize import word_count
 
 BYLINE_KEY = "<byline>"
 DATE_KEY = "<date>"
@@ -51,13 +54,16 @@ _MONTH = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
 _TIME = r"(?:,?\s*(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?)?"
-DATE_RE = re.compile(
+DATE_RE = regex.compile(
     rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
     rf"|\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}})?)?"
-    rf"|\d{{1,2}}/\d{{1,2}}/\d{{4}}){_TIME}"
+    rf"|\d{{1,2}}/\d{{1,2}}/\d{{4}}"
+    rf"|\d{{4}}\s*年\s*\d{{1,2}}\s*月\s*\d{{1,2}}\s*日"  # Chinese, Japanese: 2022年11月16日
+    rf"|\d{{1,2}}\.?\s+[\p{{L}}\p{{M}}]{{3,}}\.?,?\s+(?:19|20|25)\d{{2}}(?!\d)"  # any language: 16 ноября 2022
+    rf"){_TIME}"
     rf"|\b\d+\s+(?:minute|hour|day|week)s?\s+ago\b",
-    re.IGNORECASE,
+    regex.IGNORECASE | regex.VERSION0,
 )
 BYLINE_RE = re.compile(r"^(?:written\s+)?by\s+(?=[A-Z])", re.IGNORECASE)
 BY_TAIL_RE = re.compile(r"\s*\bby\s+(?=[A-Z])(.*)$")  # "Posted on March 3, 2020 by Jane Doe"
@@ -66,7 +72,7 @@ BYLINE_TAIL_RE = re.compile(r"\s*[|•·—–]\s*.*$")
 LABELLED_RE = re.compile(r"^([A-Z][\w']*(?: [\w']+)?):\s+\S")  # "Related: <a headline>", "Photo: Reuters"
 PAGER_WORDS = frozenset({"page", "of", "next", "previous", "prev", "first", "last", "older", "newer", "posts"})
 PAGER_TOKEN_RE = re.compile(r"\d+|[«»‹›<>…|]+|\.\.\.")
-SENTENCE_STOPS = (".", "!", "?", "।", "。")
+SENTENCE_STOPS = (".", "!", "?", "।", "。", "！", "？", "؟", "۔")
 SENTENCE_END = (*SENTENCE_STOPS, '"', "”", "’", "'")
 
 
@@ -80,7 +86,7 @@ class Line:
 
     @property
     def words(self) -> int:
-        return len(self.text.split())
+        return word_count(self.text)
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ def find_date(text: str) -> str | None:
 def is_dateline(text: str) -> bool:
     """A short line that is mostly a date ("Posted on March 3, 2020"), not a sentence mentioning one."""
     date = find_date(text)
-    if date is None or len(text.split()) > MAX_DATELINE_WORDS:
+    if date is None or word_count(text) > MAX_DATELINE_WORDS:
         return False
     rest = BY_TAIL_RE.sub(" ", text.replace(date, " ")).split()
     return len(rest) <= 4 and not text.endswith(".")
@@ -133,18 +139,18 @@ def is_pager(text: str) -> bool:
 
 
 def is_byline(text: str) -> bool:
-    return bool(BYLINE_RE.match(text)) and len(text.split()) <= MAX_DATELINE_WORDS and not text.endswith(".")
+    return bool(BYLINE_RE.match(text)) and word_count(text) <= MAX_DATELINE_WORDS and not text.endswith(".")
 
 
 def is_label(text: str) -> bool:
     """A short all-capitals label: a section name or a box heading ("ASIA", "MOST READ")."""
     letters = [c for c in text if c.isalpha()]
-    return len(letters) >= 2 and all(c.isupper() for c in letters) and len(text.split()) <= MAX_LABEL_WORDS
+    return len(letters) >= 2 and all(c.isupper() for c in letters) and word_count(text) <= MAX_LABEL_WORDS
 
 
 def is_title_like(text: str) -> bool:
     """A headline: a few words, starts with a capital or digit, does not read as a sentence or a lead-in."""
-    words = len(text.split())
+    words = word_count(text)
     return (
         2 <= words <= MAX_TITLE_WORDS
         and len(text) <= MAX_TITLE_CHARS
@@ -154,7 +160,7 @@ def is_title_like(text: str) -> bool:
 
 
 def is_paragraph(text: str) -> bool:
-    return len(text.split()) >= MIN_PARAGRAPH_WORDS or text.endswith(SENTENCE_END)
+    return word_count(text) >= MIN_PARAGRAPH_WORDS or text.endswith(SENTENCE_END)
 
 
 def line_key(text: str) -> str:
@@ -177,18 +183,7 @@ def line_key(text: str) -> str:
 def parse_date(text: str, now: datetime | None = None) -> datetime | None:
     """A tz-aware datetime (UTC when the text names no zone) from a line holding a date, else None."""
     date = find_date(text)
-    if date is None:
-        return None
-    base = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    settings = {
-        "RETURN_AS_TIMEZONE_AWARE": True,
-        "TIMEZONE": "UTC",
-        "TO_TIMEZONE": "UTC",
-        "PREFER_DATES_FROM": "past",
-        "RELATIVE_BASE": base,
-    }
-    parsed = dateparser.parse(date, languages=["en"], settings=settings)
-    return parsed if isinstance(parsed, datetime) and parsed.tzinfo is not None else None
+    return None if date is None else parse_any(date, now or datetime.now(UTC))
 
 
 def byline_authors(text: str) -> tuple[str, ...]:

@@ -70,13 +70,15 @@ def head(tree: HtmlElement) -> Head:
     return Head(meta_values(tree), list(json_ld_objects(tree)))
 
 
-def meta_published(tree: HtmlElement, head: Head, relative_base: datetime) -> datetime | None:
+def meta_published(
+    tree: HtmlElement, head: Head, relative_base: datetime, language: str | None = None
+) -> datetime | None:
     for name in PUBLISHED_META:
-        date = parse_any(head.meta.get(name), relative_base)
+        date = parse_any(head.meta.get(name), relative_base, language)
         if date is not None:
             return date
     for element in tree.xpath("//*[@itemprop='datePublished'][@datetime or @content]"):
-        date = parse_any(element.get("datetime") or element.get("content"), relative_base)
+        date = parse_any(element.get("datetime") or element.get("content"), relative_base, language)
         if date is not None:
             return date
     return None
@@ -119,7 +121,9 @@ def headline_element(tree: HtmlElement, title: str | None) -> HtmlElement | None
     return headlines[0] if headlines else None
 
 
-def text_published(tree: HtmlElement, title: str | None, relative_base: datetime) -> datetime | None:
+def text_published(
+    tree: HtmlElement, title: str | None, relative_base: datetime, language: str | None = None
+) -> datetime | None:
     """A date written next to the headline: a ``<time>`` element or a short date line ("2 hours ago")."""
     h1 = headline_element(tree, title)
     if h1 is None:
@@ -128,20 +132,25 @@ def text_published(tree: HtmlElement, title: str | None, relative_base: datetime
     nearby += h1.xpath(f"preceding::*[position() <= {NEAR_HEADLINE_ELEMENTS // 3}]")
     for element in nearby:
         if element.tag == "time":
-            date = parse_any(element.get("datetime") or element.text_content(), relative_base)
+            date = parse_any(element.get("datetime") or element.text_content(), relative_base, language)
             if date is not None:
                 return date
         text = (element.text or "").strip()
         match = DATE_RE.search(text) if len(text) < 120 else None
         if match:
-            date = parse_any(match.group(), relative_base)
+            date = parse_any(match.group(), relative_base, language)
             if date is not None:
                 return date
     return None
 
 
 def published_candidates(
-    tree: HtmlElement, head: Head, title: str | None, url: str | None, fetched_at: datetime
+    tree: HtmlElement,
+    head: Head,
+    title: str | None,
+    url: str | None,
+    fetched_at: datetime,
+    language: str | None = None,
 ) -> Iterator[Candidate]:
     """The page's own dates in trust order: meta, JSON-LD, text near the headline, URL.
 
@@ -149,9 +158,9 @@ def published_candidates(
     (``dates.choose`` stops at the first), so a page with a meta date is never
     searched for a date line.
     """
-    yield "meta", meta_published(tree, head, fetched_at)
+    yield "meta", meta_published(tree, head, fetched_at, language)
     yield "json-ld", json_ld_published(head)
-    yield "text", text_published(tree, title, fetched_at)
+    yield "text", text_published(tree, title, fetched_at, language)
     yield "url", date_in_url(url)
 
 
