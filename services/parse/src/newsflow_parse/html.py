@@ -52,9 +52,10 @@ LISTING_SHARE = 0.6  # of the main text's words inside teaser blocks: a listing'
 CHROME_SHARE = 0.5
 LARGE_PAGE_CHARS = 1_000_000  # measured: a 5 MB page took 48 s with the fallbacks, 8 s without
 ERROR_HEADING_RE = re.compile(
-    r"\b(?:404|410|500|503)\b|\bnot found\b|\bpage (?:does not|doesn't|no longer) exists?\b|\b(?:server )?error\b",
-    re.IGNORECASE,
+    r"\b(?:404|410|500|503)\b|\bnot found\b|\bpage (?:does not|doesn't|no longer) exists?\b", re.IGNORECASE
 )
+ERROR_WORD_RE = re.compile(r"\berror\b", re.IGNORECASE)
+MAX_ERROR_HEADING_WORDS = 4  # "Server Error", "Error 500"; a headline about an error is longer
 READABILITY_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "pre", "blockquote"})
 
 
@@ -223,12 +224,24 @@ def readability_text(html: str) -> str:
 def reject_non_article(tree: HtmlElement, body: str) -> None:
     """A short page that is an error page or a login wall, or that holds no article at all."""
     if words(body) < NON_ARTICLE_WORDS:
-        if any(ERROR_HEADING_RE.search(heading) for heading in page.page_headings(tree)):
+        if is_error_page(tree):
             raise Rejected("error-page", f"an error page ({words(body)} words, an error in its title or headline)")
-        if page.has_password_field(tree):
-            raise Rejected("login-wall", f"a login wall ({words(body)} words and a password field)")
+        if page.password_in_main_content(tree):
+            raise Rejected("login-wall", f"a login wall ({words(body)} words and a password field in the content)")
     if words(body) < MIN_WORDS:
         raise Rejected("no-article", f"main text has {words(body)} words, fewer than {MIN_WORDS}")
+
+
+def is_error_page(tree: HtmlElement) -> bool:
+    """A title or headline that reads as an error: a status code, "not found", or a short "... Error"."""
+    return any(is_error_heading(heading) for heading in page.page_headings(tree))
+
+
+def is_error_heading(heading: str) -> bool:
+    if ERROR_HEADING_RE.search(heading):
+        return True
+    parts = page.TITLE_SEPARATORS.split(heading)  # "Server Error | Example News": each part alone
+    return any(ERROR_WORD_RE.search(part) and words(part) <= MAX_ERROR_HEADING_WORDS for part in parts)
 
 
 def confidence(body: str, extractor: str, *, has_title: bool) -> float:

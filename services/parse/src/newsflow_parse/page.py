@@ -44,6 +44,13 @@ NEAR_HEADLINE_ELEMENTS = 30  # how far after (or before) the headline a date lin
 HEADLINE_MIN_WORDS, HEADLINE_MAX_WORDS = 4, 25
 BLOCK_TAGS = frozenset({"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "dd", "dt", "blockquote", "figcaption"})
 TEASER_SHARE_OF_BLOCK = 0.6
+CHROME_TAGS = frozenset({"header", "nav", "footer", "aside", "dialog", "menu"})
+CHROME_ROLES = frozenset({"banner", "navigation", "contentinfo", "complementary", "dialog", "menu", "search"})
+CHROME_NAMES = re.compile(
+    r"(?:^|[\s_-])(?:(?:site|page|global|top)?header|masthead|nav(?:bar|igation)?|menu|top-?bar|toolbar|footer"
+    r"|sidebar|side-?bar|modal|popup|pop-up|dropdown|drawer|overlay|account)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
 PLAIN_ROOT_PATH = re.compile(r"/[^/\\\x00-\x20?#;][^\\\x00-\x20?#;]*")  # "/news/1", not "//host" or "/a?b"
 
 
@@ -188,8 +195,30 @@ def language(tree: HtmlElement, head: Head) -> str | None:
     return code if re.fullmatch(r"[a-z]{2}", code) else None
 
 
-def has_password_field(tree: HtmlElement) -> bool:
-    return bool(tree.xpath("//input[translate(@type, 'PASSWORD', 'password')='password']"))
+def password_in_main_content(tree: HtmlElement) -> bool:
+    """A password field in the page's main content: a login wall, not the site's own login box.
+
+    Sites put a login box in their header, navigation, sidebar or a modal on
+    every page, short articles included; a wall puts its form where the story
+    should be. A field counts when no ancestor is page chrome (landmark
+    elements and roles, or a class/id naming a header, menu, sidebar, modal...)
+    and it does not come before the page's headline (the masthead's place).
+    """
+    for field in tree.xpath("//input[translate(@type, 'PASSWORD', 'password')='password']"):
+        if not in_chrome(field) and not field.xpath("following::h1"):
+            return True
+    return False
+
+
+def in_chrome(element: HtmlElement) -> bool:
+    """Whether the element sits in the page's chrome: header, navigation, footer, sidebar, dialog."""
+    for ancestor in element.iterancestors():
+        if ancestor.tag in CHROME_TAGS or (ancestor.get("role") or "").lower() in CHROME_ROLES:
+            return True
+        names = f"{ancestor.get('class') or ''} {ancestor.get('id') or ''}"
+        if CHROME_NAMES.search(names):
+            return True
+    return False
 
 
 def page_headings(tree: HtmlElement) -> list[str]:
