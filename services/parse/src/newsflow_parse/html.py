@@ -84,24 +84,47 @@ class Listing:
     links: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The extraction rules on top of trafilatura alone, each kept because it raised body F1 on every fold.
+
+    ``make bench-extract`` takes each out in turn (and tries the rejected
+    candidates) on folds of the dev pages; these switches exist for it.
+    """
+
+    precision_mode: bool = True
+    """trafilatura's favor_precision: drops more boilerplate blocks."""
+    second_opinion: bool = True
+    """readability-lxml when trafilatura's text is short or mostly link headlines."""
+    drop_headline: bool = True
+    """The headline is the title, not the body's first line."""
+    drop_teaser_lines: bool = True
+    """Lines that are a link to another story of the site ("Related: ..."), not the story."""
+
+
+RULES = Rules()
+
+
 def extract_html(
-    html: str, url: str | None, fetched_at: datetime, hints: SourceHints | None = None
+    html: str, url: str | None, fetched_at: datetime, hints: SourceHints | None = None, rules: Rules = RULES
 ) -> HtmlArticle | Listing:
     """The page's main article or its teaser links; raises ``Rejected`` for a page that is neither."""
     tree = load_html(html)
     if tree is None:
         raise Rejected("no-article", "the document does not parse as HTML")
     large = len(html) > LARGE_PAGE_CHARS  # trafilatura's fallback comparison grows faster than the page
-    body = main_text(tree, url, large)
+    body = main_text(tree, url, large, precision=rules.precision_mode)
     head = page.head(tree)
     canonical = page.canonical_url(tree, url, head)
     teasers = page.teaser_links(tree, url or canonical)
     if is_listing(body, teasers):
         return Listing({teaser.url: teaser.headline for teaser in teasers})
-    body, extractor = (body, "trafilatura") if large else with_second_opinion(html, body, teasers)
-    reject_non_article(tree, body)
+    second = rules.second_opinion and not large
+    body, extractor = with_second_opinion(html, body, teasers) if second else (body, "trafilatura")
     hints = hints or SourceHints()
     meta = page.metadata(tree, head)
+    body = story_lines(body, meta.title, teasers, rules)
+    reject_non_article(tree, body)
     title = meta.title or hints.title or fallback_title(body.split("\n", 1)[0])
     language = page.language(tree, head) or hints.language
     published_at, published_source = dates.choose(
@@ -127,7 +150,7 @@ def extract_html(
     )
 
 
-def main_text(tree: HtmlElement, url: str | None, large: bool) -> str:
+def main_text(tree: HtmlElement, url: str | None, large: bool, *, precision: bool = True) -> str:
     """trafilatura's main text: its own extractor first, its whole cascade only when that result is doubtful.
 
     The cascade (readability and jusText compared with trafilatura's own
@@ -140,16 +163,18 @@ def main_text(tree: HtmlElement, url: str | None, large: bool) -> str:
     choice of a readability text more than twice as long as an own text of 150
     words or more. A page over 1 MB never runs it.
     """
-    doc = bare_extraction(tree, url, fast=True)
+    doc = bare_extraction(tree, url, fast=True, precision=precision)
     if large or (doc is not None and settled(doc.text or "", doc.body)):
         return (doc.text or "").strip() if doc is not None else ""
-    doc = bare_extraction(tree, url, fast=False)
+    doc = bare_extraction(tree, url, fast=False, precision=precision)
     return (doc.text or "").strip() if doc is not None else ""
 
 
-def bare_extraction(tree: HtmlElement, url: str | None, *, fast: bool) -> TrafilaturaDocument | None:
+def bare_extraction(
+    tree: HtmlElement, url: str | None, *, fast: bool, precision: bool = True
+) -> TrafilaturaDocument | None:
     """trafilatura in precision mode without comments, on a copy of the tree (it copies what it is given)."""
-    doc = trafilatura.bare_extraction(tree, url=url, include_comments=False, favor_precision=True, fast=fast)
+    doc = trafilatura.bare_extraction(tree, url=url, include_comments=False, favor_precision=precision, fast=fast)
     if isinstance(doc, dict):  # only with as_dict=True
         raise TypeError("trafilatura returned a dict")
     return doc
@@ -203,6 +228,27 @@ def with_second_opinion(html: str, body: str, teasers: list[page.Teaser]) -> tup
     if words(other) > words(body) and not looks_like_chrome(other, teasers):
         return other, "readability"
     return body, "trafilatura"
+
+
+def story_lines(body: str, title: str | None, teasers: list[page.Teaser], rules: Rules) -> str:
+    """The body without the headline leading it and without lines that link to other stories of the site."""
+    lines = body.split("\n")
+    if rules.drop_headline and lines and title and same_text(lines[0], title):
+        lines = lines[1:]
+    if rules.drop_teaser_lines and teasers:
+        headlines = [teaser.headline for teaser in teasers]
+        lines = [line for line in lines if not links_to_a_story(line, headlines)]
+    return "\n".join(lines).strip()
+
+
+def same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def links_to_a_story(line: str, headlines: list[str]) -> bool:
+    """A line that is mostly another story's link headline: "Related: <headline>", "- <headline>"."""
+    text = " ".join(line.split())
+    return any(headline in text and len(headline) >= page.TEASER_SHARE_OF_BLOCK * len(text) for headline in headlines)
 
 
 def readability_text(html: str) -> str:
