@@ -12,11 +12,16 @@ link headlines: it wins when it finds more words. trafilatura's own cascade
 text is doubtful (:func:`main_text`): on 11 KB pages it was two thirds of
 trafilatura's time, and on 87 of the 88 dev pages it changed nothing.
 
+The body is the story: the headline leading trafilatura's text and lines that
+link to other stories of the site ("Related: ...") are left out. Each rule on
+top of trafilatura alone (:class:`Rules`) was kept because it raised F1 on
+every fold of the dev pages (decision 008; ``make bench-extract``).
+
 A page of teasers (a home or section page) is recognised by its headline links
 and by a main text that lies mostly inside the teasers' blocks (headline,
 summary, date); its links go back to ingest instead of being merged into one
-fake article. A login wall or
-an error page is rejected with that reason.
+fake article. A login wall (a password field in the main content, not the
+site's own login box) or an error page is rejected with that reason.
 """
 
 from __future__ import annotations
