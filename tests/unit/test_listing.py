@@ -292,3 +292,19 @@ def test_repeated_dialogue_lines_are_not_chrome() -> None:
     for source in INLINE_SOURCES[:3]:
         qa += [f"Interviewer: {source.title}?", "Yes.", *source.paragraphs]
     assert len(split_listing("\n\n".join(["A conversation about the city", *qa]), NOW)) < 2
+
+
+def test_a_lettered_clause_in_a_story_is_not_a_copyright_line() -> None:
+    """ "(c)" opens a clause of a law as often as a footer; only "(c) 2020" or "©" marks the footer."""
+    lines = [
+        "Parliament passes the new tenancy law",
+        "By Jane Doe",
+        "The law lists three cases in which a landlord may end a lease before its term, and all of them need notice.",
+        "(a) the tenant has not paid rent for two months",
+        "(b) the tenant has damaged the property",
+        "(c) the landlord needs the home for a close relative",
+        "It takes effect in April.",
+        "© 2020 The Valley Courier",
+    ]
+    [story] = split_listing("\n\n".join(lines))
+    assert story.body.split("\n\n") == lines[2:7]

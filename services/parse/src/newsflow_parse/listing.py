@@ -65,7 +65,7 @@ DATE_RE = regex.compile(
     rf"|\b\d+\s+(?:minute|hour|day|week)s?\s+ago\b",
     regex.IGNORECASE | regex.VERSION0,
 )
-COPYRIGHT_RE = re.compile(r"(?:©|\(c\)|copyright\b)", re.IGNORECASE)  # a page's footer, whatever the site
+COPYRIGHT_RE = re.compile(r"(?:©|copyright\b|\(c\)\s*\d{4})", re.IGNORECASE)  # a page's footer, whatever the site
 ATTRIBUTION_RE = re.compile(r"^\s*[—–-]|@\w")  # "— Jane Doe (@jane) March 3, 2020": a quoted post, in the body
 LINK_OR_HANDLE_RE = re.compile(r"https?://|www\.|\w\.com/|@\w")  # a headline names no URL or handle
 BYLINE_RE = re.compile(r"^(?:written\s+)?by\s+(?=[A-Z])", re.IGNORECASE)
