@@ -12,7 +12,11 @@ a list of known strings:
   numbered pagination, a repeated label with varying text ("Related: ..."),
   or a short line earlier pages of the same source showed (:class:`ChromeMemory`);
 - a *header* marker is one that mostly follows title-like lines ("Published",
-  "By Jane Doe", a date); a story starts at a title-like line right before one;
+  "By Jane Doe", a date); a story starts at a title-like line right before one
+  (or right after a date line, on a page that dates its stories above their
+  headlines), with a paragraph after it; a story's own lines never split it:
+  another marker than the first story's after a title-like line ("See it now:")
+  is inside a story, and so are dated starts that all sit inside one story;
 - a *section* is a marker right before a title that never appears elsewhere;
 - a story's body runs to the next story's prelude (the markers right before its
   title); markers inside it are dropped ("Advertisement" between paragraphs),
