@@ -220,6 +220,15 @@ def candidate_date_lines(page: Page, body: str) -> str:
     return "\n".join(line for line in body.split("\n") if not listing_chrome(line.strip()))
 
 
+def candidate_box_labels(page: Page, body: str) -> str:
+    """Candidate: drop short lines that read as a box heading ("More:", "You may also like...", "DON'T MISS")."""
+    return "\n".join(line for line in body.split("\n") if not is_box_label(line.strip()))
+
+
+def is_box_label(line: str) -> bool:
+    return words(line) <= 4 and (line.endswith((":", "...", "…", "|")) or (line.isupper() and len(line) > 3))
+
+
 def listing_chrome(line: str) -> bool:
     return is_dateline(line) or is_byline(line) or is_pager(line)
 
@@ -234,6 +243,7 @@ CANDIDATES: dict[str, tuple[str, Callable[[Page, str], str]]] = {
     "missed_paragraphs": ("readability's missed paragraphs added", candidate_missed_paragraphs),
     "link_dense_lines": ("any link-dense line left out", candidate_link_dense_lines),
     "date_lines": ("date, byline, pager lines left out", candidate_date_lines),
+    "box_labels": ("short box headings left out", candidate_box_labels),
 }
 
 

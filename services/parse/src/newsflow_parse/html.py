@@ -128,7 +128,7 @@ def extract_html(
     body, extractor = with_second_opinion(html, body, teasers) if second else (body, "trafilatura")
     hints = hints or SourceHints()
     meta = page.metadata(tree, head)
-    body = story_lines(body, meta.title, teasers, rules)
+    body = story_lines(body, page.headline_forms(tree, head), teasers, rules)
     reject_non_article(tree, body)
     title = meta.title or hints.title or fallback_title(body.split("\n", 1)[0])
     language = page.language(tree, head) or hints.language
@@ -235,19 +235,18 @@ def with_second_opinion(html: str, body: str, teasers: list[page.Teaser]) -> tup
     return body, "trafilatura"
 
 
-def story_lines(body: str, title: str | None, teasers: list[page.Teaser], rules: Rules) -> str:
-    """The body without the headline leading it and without lines that link to other stories of the site."""
+def story_lines(body: str, headlines: frozenset[str], teasers: list[page.Teaser], rules: Rules) -> str:
+    """The body without the headline leading it and without lines that link to other stories of the site.
+
+    ``headlines``: the ways the page writes its headline (:func:`page.headline_forms`).
+    """
     lines = body.split("\n")
-    if rules.drop_headline and lines and title and same_text(lines[0], title):
+    if rules.drop_headline and lines and " ".join(lines[0].split()).casefold() in headlines:
         lines = lines[1:]
     if rules.drop_teaser_lines and teasers:
-        headlines = [teaser.headline for teaser in teasers]
-        lines = [line for line in lines if not links_to_a_story(line, headlines)]
+        others = [teaser.headline for teaser in teasers]
+        lines = [line for line in lines if not links_to_a_story(line, others)]
     return "\n".join(lines).strip()
-
-
-def same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def links_to_a_story(line: str, headlines: list[str]) -> bool:

@@ -329,6 +329,16 @@ def metadata(tree: HtmlElement, head: Head) -> PageMeta:
     )
 
 
+def headline_forms(tree: HtmlElement, head: Head) -> frozenset[str]:
+    """Every way the page writes its headline (og:title, twitter:title, h1, <title> and its parts), casefolded."""
+    forms = set()
+    for value in (head.meta.get("og:title"), head.meta.get("twitter:title"), h1_text(tree), tree.findtext(".//title")):
+        if value and value.strip():
+            forms.add(" ".join(value.split()).casefold())
+            forms.update(" ".join(part.split()).casefold() for part in TITLE_SEPARATORS.split(value) if part.strip())
+    return frozenset(forms)
+
+
 def first_text(*values: object) -> str | None:
     """The first non-blank text among the values (the first item of a list), whitespace collapsed."""
     for value in values:
