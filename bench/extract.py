@@ -238,6 +238,7 @@ RULE_NAMES = {
     "second_opinion": "readability second opinion",
     "drop_headline": "headline not repeated in the body",
     "drop_teaser_lines": "links to other stories left out",
+    "whole_article": "an article cut into containers read whole",
 }
 CANDIDATES: dict[str, tuple[str, Callable[[Page, str], str]]] = {
     "missed_paragraphs": ("readability's missed paragraphs added", candidate_missed_paragraphs),
@@ -291,6 +292,22 @@ class Runs:
         with_rule = base if base.has(name) else base.toggled(name)
         without = with_rule.toggled(name)
         return [self.f1(with_rule, fold) - self.f1(without, fold) for fold in folds]
+
+    def changed(self, name: str, pages: list[Page]) -> tuple[int, int]:
+        """Pages whose F1 the rule raises and lowers (against the pipeline's own configuration)."""
+        with_rule = Config() if Config().has(name) else Config().toggled(name)
+        without = with_rule.toggled(name)
+        self.f1(with_rule, pages), self.f1(without, pages)
+        better = worse = 0
+        for page in pages:
+            gain = page_f1(self.scores[with_rule][page.id]) - page_f1(self.scores[without][page.id])
+            better, worse = better + (gain > TIE), worse + (gain < -TIE)
+        return better, worse
+
+
+def page_f1(score: tuple[float | None, float | None]) -> float:
+    precision, recall = score
+    return 2 * precision * recall / (precision + recall) if precision and recall else 0.0
 
 
 def kept(gains: list[float], overall: float) -> bool:
@@ -359,13 +376,17 @@ def print_scores(pages: list[Page], folds: list[list[Page]]) -> None:
 def print_rules(runs: Runs, pages: list[Page], folds: list[list[Page]]) -> None:
     header = "".join(f"{f'fold {k + 1}':>9}" for k in range(len(folds)))
     print("\nF1 change with each rule, against the pipeline without it (candidates: with it added)")
-    print(f"{'rule':<50}{'all':>9}{header}{'kept':>6}{'in pipeline':>13}")
+    print(f"{'rule':<50}{'all':>9}{header}{'pages +/-':>11}{'kept':>6}{'in pipeline':>13}")
     for name in [*RULE_NAMES, *CANDIDATES]:
         label = RULE_NAMES.get(name) or f"candidate: {CANDIDATES[name][0]}"
         gains = runs.gains(name, Config(), folds)
         overall = runs.gains(name, Config(), [pages])[0]
         verdict = "yes" if kept(gains, overall) else "no"
-        print(f"{label:<50}{overall:>+9.4f}{fold_columns(gains, signed=True)}{verdict:>6}{Config().has(name)!s:>13}")
+        better, worse = runs.changed(name, pages)
+        print(
+            f"{label:<50}{overall:>+9.4f}{fold_columns(gains, signed=True)}{f'{better}/{worse}':>11}"
+            f"{verdict:>6}{Config().has(name)!s:>13}"
+        )
 
 
 def print_held_out(runs: Runs, folds: list[list[Page]]) -> None:

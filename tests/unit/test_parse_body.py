@@ -97,3 +97,34 @@ def test_a_headline_that_differs_from_the_meta_title_is_still_not_body() -> None
     social = '<meta property="og:title" content="Bridge open again: what it means for your commute">'
     markup = document.body.replace("</head>", f"{social}</head>")
     assert body_of(document.model_copy(update={"body": markup})) == PARAGRAPHS
+
+
+MORE = [
+    "Engineers spent the first year replacing the two cracked supports, which had to be cut out in sections at night "
+    "so that ferries could keep passing underneath during the day.",
+    "The second year went on the deck: every one of its four hundred steel plates was lifted, cleaned, painted and "
+    "bolted back, and the asphalt above them was laid again in two layers.",
+    "Shop owners in the old town said the detour had brought them more customers than ever, and some of them asked "
+    "the council to keep part of the traffic on their streets after the reopening.",
+    "The council refused, saying the narrow streets were never meant to carry lorries, and that two of its bridges "
+    "there had been damaged by the extra weight over the past two years.",
+    "A public celebration is planned for the spring, when the new cycle lane opens and the last of the scaffolding "
+    "has been taken down from the towers at either end of the bridge.",
+    "The bridge was first opened in 1932 and carried trams until the 1960s; the rails are still there, under the "
+    "asphalt, and the engineers decided to leave them where they were.",
+    "Its two towers are listed buildings, so every repair to them had to be approved by the heritage office, which "
+    "sent an inspector to the site every week while the work lasted.",
+    "The transport department will publish the traffic counts of the first month in February, and says it expects "
+    "the queues at the old town's junctions to be gone by then.",
+]
+
+
+def test_an_article_split_into_several_containers_between_advertisements_is_read_whole() -> None:
+    """trafilatura kept the first container only (198 of 493 words on such a page); readability merges them."""
+    container = '<div class="grid--item body body__container article__body">{}</div>'
+    aside = '<div class="grid--item grid-layout__aside"><div class="sticky-box"><div class="ad"></div></div></div>'
+    advert = '<div class="row full-bleed-ad"><div class="ad"><span class="ad-label">Advertisement</span></div></div>'
+    paragraphs = PARAGRAPHS + MORE
+    parts = [paragraphs[:4], paragraphs[4:8], paragraphs[8:]]
+    grids = advert.join(f"<div class='grid'>{container.format(''.join(map(p, part)))}{aside}</div>" for part in parts)
+    assert body_of(page(grids)) == paragraphs

@@ -55,6 +55,8 @@ MIN_TEASERS = 5
 MIN_TEASERS_IN_TEXT = 3
 LISTING_SHARE = 0.6  # of the main text's words inside teaser blocks: a listing's text is its teasers
 CHROME_SHARE = 0.5
+CUT_SHORT_SHARE = 0.5  # of the page's paragraph text: below it trafilatura may have kept one container of several
+WHOLE_ARTICLE_RATIO = 2  # trafilatura's cascade takes readability's text when it is twice as long
 LARGE_PAGE_CHARS = 1_000_000  # measured: a 5 MB page took 48 s with the fallbacks, 8 s without
 ERROR_HEADING_RE = re.compile(
     r"\b(?:404|410|500|503)\b|\bnot found\b|\bpage (?:does not|doesn't|no longer) exists?\b", re.IGNORECASE
@@ -101,6 +103,9 @@ class Rules:
     """trafilatura's favor_precision: drops more boilerplate blocks."""
     second_opinion: bool = True
     """readability-lxml when trafilatura's text is short or mostly link headlines."""
+    whole_article: bool = True
+    """readability-lxml's text when trafilatura kept under half of the page's paragraph text and readability
+    finds twice as much, trafilatura's included: an article split into containers between advertisements."""
     drop_headline: bool = True
     """The headline is the title, not the body's first line."""
     drop_teaser_lines: bool = True
@@ -126,6 +131,8 @@ def extract_html(
         return Listing({teaser.url: teaser.headline for teaser in teasers})
     second = rules.second_opinion and not large
     body, extractor = with_second_opinion(html, body, teasers) if second else (body, "trafilatura")
+    if rules.whole_article and extractor == "trafilatura" and not large and cut_short(tree, body):
+        body, extractor = whole_article(html, body)
     hints = hints or SourceHints()
     meta = page.metadata(tree, head)
     body = story_lines(body, page.headline_forms(tree, head), teasers, rules)
@@ -231,6 +238,25 @@ def with_second_opinion(html: str, body: str, teasers: list[page.Teaser]) -> tup
         return body, "trafilatura"
     other = readability_text(html)
     if words(other) > words(body) and not looks_like_chrome(other, teasers):
+        return other, "readability"
+    return body, "trafilatura"
+
+
+def cut_short(tree: HtmlElement, body: str) -> bool:
+    """Whether trafilatura's text holds less than half of the characters of the page's paragraphs."""
+    return len(body) < CUT_SHORT_SHARE * sum(len(text) for text in tree.xpath("//p//text()"))
+
+
+def whole_article(html: str, body: str) -> tuple[str, str]:
+    """readability's text when it holds trafilatura's whole text and twice as many words, else trafilatura's.
+
+    Sites cut a long article into sibling containers between advertisements;
+    trafilatura keeps the first, readability joins siblings of the same class.
+    """
+    other = readability_text(html)
+    kept = [line for line in body.split("\n") if line.strip()]
+    whole = " ".join(other.split())
+    if words(other) >= WHOLE_ARTICLE_RATIO * words(body) and all(" ".join(line.split()) in whole for line in kept):
         return other, "readability"
     return body, "trafilatura"
 
