@@ -16,7 +16,7 @@ import pytest
 from newsflow_parse.extract import extract
 from newsflow_parse.listing import split_listing
 from newsflow_parse.textsize import word_count
-from newsflow_schemas import Article, RawDocument
+from newsflow_schemas import Article, LinkToFetch, RawDocument
 
 NOW = datetime(2022, 11, 20, 12, 0, tzinfo=UTC)
 PUBLISHED = datetime(2022, 11, 16, tzinfo=UTC)
@@ -170,3 +170,39 @@ def test_a_text_dump_in_japanese_splits_into_its_stories() -> None:
         datetime(2022, 11, 16, 10, 30, tzinfo=UTC),
         datetime(2022, 11, 16, 12, 0, tzinfo=UTC),
     ]
+
+
+JAPANESE_HEADLINES = [
+    "東京都心で大規模停電、約十万戸に影響",
+    "北海道で初雪、平年より五日早く観測",
+    "大阪の新しい美術館が来月開館へ",
+    "円相場、一時一ドル百五十円台に下落",
+    "高校サッカー、決勝は来月八日に開催",
+    "新幹線の一部区間で運転見合わせ続く",
+]
+
+
+def test_a_japanese_section_page_gives_its_article_links() -> None:
+    """Headlines are counted by script too: a page of Japanese teasers is a listing, not one fake article."""
+    teasers = "".join(
+        f"<article><h2><a href='/news/{k}'>{headline}</a></h2><p>{headline}。詳しくは記事で。</p></article>"
+        for k, headline in enumerate(JAPANESE_HEADLINES)
+    )
+    head = "<head><title>ニュース</title></head>"
+    html = f"<html lang='ja'>{head}<body><main><h1>ニュース</h1>{teasers}</main></body></html>"
+    document = RawDocument(
+        trace_id="t",
+        doc_id="d",
+        source="files",
+        uri="index.html",
+        url="https://news.example.jp/news/",
+        content_type="text/html",
+        charset="utf-8",
+        body=html,
+        fetched_at=NOW,
+    )
+    links = extract(document, NOW)
+    assert all(isinstance(link, LinkToFetch) for link in links)
+    assert [link.hints.title if isinstance(link, LinkToFetch) and link.hints else None for link in links] == (
+        JAPANESE_HEADLINES
+    )

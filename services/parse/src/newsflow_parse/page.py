@@ -18,6 +18,7 @@ from lxml.html import HtmlElement  # type: ignore[import-untyped]
 
 from newsflow_parse.dates import Candidate, date_in_url, parse_any, parse_iso
 from newsflow_parse.listing import DATE_RE
+from newsflow_parse.textsize import word_count
 
 PUBLISHED_META = (
     "article:published_time",
@@ -250,10 +251,9 @@ def teaser_links(tree: HtmlElement, page_url: str | None) -> list[Teaser]:
         href = (anchor.get("href") or "").strip()
         if not href:
             continue
-        link_words = anchor.text_content().split()
-        if not HEADLINE_MIN_WORDS <= len(link_words) <= HEADLINE_MAX_WORDS:
+        text = " ".join(anchor.text_content().split())
+        if not HEADLINE_MIN_WORDS <= word_count(text) <= HEADLINE_MAX_WORDS:
             continue
-        text = " ".join(link_words)
         if not stands_alone(anchor, text):
             continue
         url = resolve(href, page_url, origin)
