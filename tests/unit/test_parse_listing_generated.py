@@ -6,10 +6,12 @@ own short lines, each followed by a repeated marker, read as headlines). Here th
 chrome is generated (hypothesis draws the layout: site header, section labels,
 date above or below the headline in six formats, bylines, "Published / on",
 read times, advertisements between paragraphs, share boxes, tags, comments,
-pagers, "MOST READ" boxes, footers) around stories of three kinds: a few written
+pagers, "MOST READ" boxes, footers) around stories of four kinds: a few written
 here with the structures that fooled the splitter (product lists, quoted posts,
-subheadings, a dated update), Wikinews articles and the dev set's bodies whole,
-with their own short lines (the last two from ../shared, skipped when absent).
+subheadings, a dated update), the Japanese, Chinese, Thai, Arabic, Russian and
+Italian stories of test_parse_languages, Wikinews articles and the dev set's
+bodies whole, with their own short lines (the last two from ../shared, skipped
+when absent).
 
     pytest tests/unit/test_parse_listing_generated.py -q -s -k figures   # split accuracy and body F1
 """
@@ -30,6 +32,7 @@ from hypothesis import strategies as st
 
 from newsflow_parse.listing import Story, split_listing
 from tests.conftest import shared_dataset
+from tests.unit.test_parse_languages import STORIES as OTHER_SCRIPTS
 
 NOW = datetime(2020, 12, 20, tzinfo=UTC)
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"]
@@ -360,7 +363,12 @@ def test_real_stories_in_any_chrome_are_never_split_at_their_own_paragraphs(
 
 def test_figures_over_generated_chromes() -> None:
     """Split accuracy and body F1 over 300 generated dumps per kind of story (printed with -s)."""
-    pools = {"written here": tuple(WRITTEN), "wikinews": wikinews(), "dev-set bodies": dev_bodies()}
+    pools = {
+        "written here": tuple(WRITTEN),
+        "other scripts": tuple(Source(story.title, story.paragraphs) for story in OTHER_SCRIPTS),
+        "wikinews": wikinews(),
+        "dev-set bodies": dev_bodies(),
+    }
     print(f"\n{'stories':<16}{'dumps':>6}{'split right':>13}{'oversplit':>11}{'body F1':>9}{'kept chrome':>13}")
     for name, pool in pools.items():
         tally = generated_dumps(pool, 300, seed=13)

@@ -162,7 +162,7 @@ def is_title_like(text: str) -> bool:
         2 <= words <= MAX_TITLE_WORDS
         and len(text) <= MAX_TITLE_CHARS
         and not text[0].islower()
-        and not text.endswith((".", ",", ";", ":"))
+        and not text.endswith((".", ",", ";", ":", "。", "．", "।", "۔"))
         and not LINK_OR_HANDLE_RE.search(text)
     )
 
