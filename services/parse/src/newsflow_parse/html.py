@@ -12,8 +12,11 @@ link headlines: it wins when it finds more words. trafilatura's own cascade
 text is doubtful (:func:`main_text`): on 11 KB pages it was two thirds of
 trafilatura's time, and on 87 of the 88 dev pages it changed nothing.
 
-The body is the story: the headline leading trafilatura's text and lines that
-link to other stories of the site ("Related: ...") are left out. Each rule on
+readability also wins when trafilatura kept less than half of the page's
+paragraph text and readability finds twice as much, trafilatura's included: an
+article cut into containers between advertisements, of which trafilatura keeps
+the first. The body is the story: the headline leading trafilatura's text and
+lines that link to other stories of the site ("Related: ...") are left out. Each rule on
 top of trafilatura alone (:class:`Rules`) was kept because it raised F1 on
 every fold of the dev pages (decision 008; ``make bench-extract``).
 
@@ -129,10 +132,7 @@ def extract_html(
     teasers = page.teaser_links(tree, url or canonical)
     if is_listing(body, teasers):
         return Listing({teaser.url: teaser.headline for teaser in teasers})
-    second = rules.second_opinion and not large
-    body, extractor = with_second_opinion(html, body, teasers) if second else (body, "trafilatura")
-    if rules.whole_article and extractor == "trafilatura" and not large and cut_short(tree, body):
-        body, extractor = whole_article(html, body)
+    body, extractor = (body, "trafilatura") if large else readability_if_better(html, tree, body, teasers, rules)
     hints = hints or SourceHints()
     meta = page.metadata(tree, head)
     body = story_lines(body, page.headline_forms(tree, head), teasers, rules)
@@ -240,6 +240,18 @@ def with_second_opinion(html: str, body: str, teasers: list[page.Teaser]) -> tup
     if words(other) > words(body) and not looks_like_chrome(other, teasers):
         return other, "readability"
     return body, "trafilatura"
+
+
+def readability_if_better(
+    html: str, tree: HtmlElement, body: str, teasers: list[page.Teaser], rules: Rules
+) -> tuple[str, str]:
+    """trafilatura's text, or readability's when trafilatura's was short, chrome, or one container of several."""
+    extractor = "trafilatura"
+    if rules.second_opinion:
+        body, extractor = with_second_opinion(html, body, teasers)
+    if rules.whole_article and extractor == "trafilatura" and cut_short(tree, body):
+        body, extractor = whole_article(html, body)
+    return body, extractor
 
 
 def cut_short(tree: HtmlElement, body: str) -> bool:
