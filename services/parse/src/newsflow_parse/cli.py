@@ -45,19 +45,24 @@ def read(args: argparse.Namespace) -> Iterator[RawDocument | Refusal]:
     max_bytes = IngestSettings().max_document_bytes
     for path in args.paths:
         if path == "-":
-            data = sys.stdin.buffer.read()
-            try:
-                media_type = args.content_type or "text/plain"  # ingest's reader tells HTML from text
-                yield new_document(
-                    data, source=args.source, locator=STDIN, uri=STDIN, content_type=media_type, max_bytes=max_bytes
-                )
-            except Rejected as exc:
-                yield Refusal(exc.kind, str(exc), data, STDIN)
+            yield from_stdin(args, max_bytes)
             continue
         if not Path(path).exists():
             raise SystemExit(f"newsflow-parse-file: cannot read {path}: no such file or folder")
         for file in find_files([Path(path)]):
             yield from read_file(file, source=args.source, max_bytes=max_bytes)
+
+
+def from_stdin(args: argparse.Namespace, max_bytes: int) -> RawDocument | Refusal:
+    """stdin as ingest makes a document of bytes (its push API does the same); ingest's reader tells HTML from text."""
+    data = sys.stdin.buffer.read()
+    media_type = args.content_type or "text/plain"
+    try:
+        return new_document(
+            data, source=args.source, locator=STDIN, uri=STDIN, content_type=media_type, max_bytes=max_bytes
+        )
+    except Rejected as exc:
+        return Refusal(exc.kind, str(exc), data, STDIN)
 
 
 def documents(args: argparse.Namespace) -> Iterator[RawDocument | Refusal]:
