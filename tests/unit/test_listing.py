@@ -292,3 +292,41 @@ def test_repeated_dialogue_lines_are_not_chrome() -> None:
     for source in INLINE_SOURCES[:3]:
         qa += [f"Interviewer: {source.title}?", "Yes.", *source.paragraphs]
     assert len(split_listing("\n\n".join(["A conversation about the city", *qa]), NOW)) < 2
+
+
+def test_a_lettered_clause_in_a_story_is_not_a_copyright_line() -> None:
+    """ "(c)" opens a clause of a law as often as a footer; only "(c) 2020" or "©" marks the footer."""
+    lines = [
+        "Parliament passes the new tenancy law",
+        "By Jane Doe",
+        "The law lists three cases in which a landlord may end a lease before its term, and all of them need notice.",
+        "(a) the tenant has not paid rent for two months",
+        "(b) the tenant has damaged the property",
+        "(c) the landlord needs the home for a close relative",
+        "It takes effect in April.",
+        "© 2020 The Valley Courier",
+    ]
+    [story] = split_listing("\n\n".join(lines))
+    assert story.body.split("\n\n") == lines[2:7]
+
+
+def test_a_chinese_paragraph_after_a_date_line_is_not_a_headline() -> None:
+    """A Chinese or Japanese sentence ends with 。, never a headline: the date above it is its story's."""
+    lines = [
+        "В Москве построят новую линию метро",
+        "By John Roe",
+        "2020-02-04",
+        "Мэрия Москвы в среду объявила о строительстве новой линии метро, которая соединит южные районы города.",
+        "北京将新建五十座城市公园",
+        "By Jane Doe",
+        "2020-01-03",
+        "北京市政府十六日宣布，将在未来三年内新建五十座公园，以改善城市居民的生活环境。",
+        "专家认为，增加城市绿地有助于缓解热岛效应，并为市民提供更多休闲空间。",
+        "東京都心で大規模停電、約十万戸に影響",
+        "By Li Wei",
+        "2020-03-05",
+        "東京都心で十六日午後、大規模な停電が発生し、約十万戸で電気が使えなくなった。",
+        "電力は約二時間後にほぼ復旧した。",
+    ]
+    stories = split_listing("\n".join(lines))
+    assert [story.title for story in stories] == [lines[0], lines[4], lines[9]]

@@ -80,3 +80,55 @@ def test_a_rejected_document_is_reported_with_its_reason(tmp_path: Path) -> None
     assert result.returncode == 1
     assert "rejected (no-article)" in result.stderr.decode()
     assert len(articles(result.stdout)) == 4  # the other file still parsed
+
+
+# --- the same reader as the pipeline -------------------------------------------------------------
+
+
+def through_the_pipeline(path: Path, source: str) -> list[Article]:
+    """What ingest sends for the file (its reader), parsed as the parse service parses it."""
+    from newsflow_ingest.files import read_file
+    from newsflow_parse.extract import extract
+    from newsflow_schemas import RawDocument
+
+    found: list[Article] = []
+    for item in read_file(path, source=source, max_bytes=5 * 1024 * 1024):
+        assert isinstance(item, RawDocument), item
+        found += [out for out in extract(item) if isinstance(out, Article)]
+    return found
+
+
+def same_article(article: Article) -> tuple[object, ...]:
+    return (article.doc_id, article.article_id, article.title, article.body, article.canonical_url)
+
+
+def test_a_file_gives_the_doc_id_and_articles_the_pipeline_gives(tmp_path: Path) -> None:
+    """A windows-1251 page with no charset in its markup: decoded and identified as ingest does it."""
+    page = tmp_path / "novosti.html"
+    russian = "Мост через гавань снова открыт для движения после двух лет ремонта опор и пролётов. " * 6
+    page.write_bytes(HTML.replace(PARAGRAPHS, f"<p>{russian}</p>{PARAGRAPHS}").encode("cp1251", "replace"))
+    dump = tmp_path / "listing.txt"
+    dump.write_bytes(SAMPLE.read_bytes())
+    for path in (page, dump):
+        result = run(str(path), "--source", "archive")
+        assert result.returncode == 0, result.stderr.decode()
+        assert [same_article(a) for a in articles(result.stdout)] == [
+            same_article(a) for a in through_the_pipeline(path, "archive")
+        ]
+
+
+def test_the_default_source_is_the_one_ingest_stamps_on_files(tmp_path: Path) -> None:
+    page = tmp_path / "bridge.html"
+    page.write_text(HTML)
+    result = run(str(page))
+    [article] = articles(result.stdout)
+    assert (article.source, article.doc_id) == ("files", through_the_pipeline(page, "files")[0].doc_id)
+
+
+def test_a_file_ingest_refuses_is_reported_with_the_refusal(tmp_path: Path) -> None:
+    pdf = tmp_path / "story.html"
+    pdf.write_bytes(b"%PDF-1.7 not a page")
+    result = run(str(pdf), str(SAMPLE))
+    assert result.returncode == 1
+    assert "refused (binary)" in result.stderr.decode()
+    assert len(articles(result.stdout)) == 4

@@ -117,6 +117,54 @@ def test_a_login_wall_is_rejected_as_such() -> None:
     assert rejection(raw(page)) == "login-wall"
 
 
+LOGIN_FORM = '<form action="/login"><input name="user"><input type="password" name="pw"><button>Log in</button></form>'
+CHROME_LOGIN_BOXES = {
+    "header-element": f"<header><a href='/'>Example News</a>{LOGIN_FORM}</header>",
+    "masthead-div": f"<div id='masthead' class='site-top'><div class='account'>{LOGIN_FORM}</div></div>",
+    "nav-dropdown": f"<nav><ul><li><a href='/world'>World</a></li><li class='dropdown'>{LOGIN_FORM}</li></ul></nav>",
+    "plain-div-above-the-headline": f"<div class='box'>{LOGIN_FORM}</div>",
+}
+
+
+@pytest.mark.parametrize("box", CHROME_LOGIN_BOXES)
+def test_a_short_article_with_a_login_box_in_the_site_chrome_is_an_article(box: str) -> None:
+    """The password field sits in the page's chrome, not in the main content: not a login wall."""
+    page = article_page(TITLE, PARAGRAPHS[:2]).replace("<body>", f"<body>{CHROME_LOGIN_BOXES[box]}")
+    [article] = extract(raw(page, url="https://news.example.com/2024/12/30/story"), FETCHED)
+    assert isinstance(article, Article)
+    assert article.title == TITLE
+
+
+@pytest.mark.parametrize("where", ["sidebar", "modal"])
+def test_a_login_box_in_a_sidebar_or_a_modal_after_the_text_does_not_make_a_wall(where: str) -> None:
+    box = (
+        f"<aside>{LOGIN_FORM}</aside>" if where == "sidebar" else f"<div class='modal' role='dialog'>{LOGIN_FORM}</div>"
+    )
+    page = article_page(TITLE, PARAGRAPHS[:2]).replace("</body>", f"{box}</body>")
+    [article] = extract(raw(page, url="https://news.example.com/2024/12/30/story"), FETCHED)
+    assert isinstance(article, Article)
+
+
+def test_a_login_form_in_place_of_the_story_is_a_wall_even_in_a_header_less_page() -> None:
+    wall = f"<div class='paywall'><p>Subscribe or log in to read the rest.</p>{LOGIN_FORM}</div>"
+    page = article_page(TITLE, PARAGRAPHS[:1], before_body="").replace("</article>", f"{wall}</article>")
+    assert rejection(raw(page)) == "login-wall"
+
+
+@pytest.mark.parametrize(
+    "headline", ["Referee's error decides the cup final", "Server error leaves bank customers without cash"]
+)
+def test_a_short_article_about_an_error_is_not_an_error_page(headline: str) -> None:
+    [article] = extract(raw(article_page(headline, PARAGRAPHS[:2]), url="https://news.example.com/a/b"), FETCHED)
+    assert isinstance(article, Article)
+
+
+@pytest.mark.parametrize("title", ["404 Page not found", "Error", "Server Error | BBC", "Page not found", "Error 500"])
+def test_error_pages_are_still_error_pages(title: str) -> None:
+    page = article_page(title, ["Sorry, the page you were looking for has moved or never existed."])
+    assert rejection(raw(page)) == "error-page"
+
+
 def test_an_empty_page_is_rejected_as_no_article() -> None:
     assert rejection(raw("<html><body><nav><a href='/'>Home</a></nav></body></html>")) == "no-article"
 

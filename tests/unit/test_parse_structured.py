@@ -130,3 +130,15 @@ def test_a_page_not_fetched_with_nothing_to_go_on_is_rejected() -> None:
     with pytest.raises(Rejected) as caught:
         extract(raw("", "text/html", fetch_error="timeout"), FETCHED)
     assert caught.value.kind == "empty"
+
+
+@pytest.mark.parametrize(
+    ("published", "language"),
+    [("mer, 16 nov 2022", "it"), ("16 ноября 2022", "ru"), ("2022年11月16日", "ja"), ("mer, 16 nov 2022", None)],
+)
+def test_a_pushed_date_in_the_article_language_is_read(published: str, language: str | None) -> None:
+    """An Italian feed date was not parsed; with or without the article's language, it is a date."""
+    article = {**PUSHED, "published": published, "language": language}
+    [found] = extract(raw(json.dumps(article)), FETCHED)
+    assert isinstance(found, Article)
+    assert (found.published_at, found.published_at_source) == (datetime(2022, 11, 16, tzinfo=UTC), "feed")

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import dateparser
+from dateparser.languages.loader import default_loader
 
 from newsflow_schemas.models import PublishedAtSource
 
@@ -23,6 +24,10 @@ URL_DATE_RE = re.compile(
     r"/((?:19|20)\d{2})[/-]([01]?\d)[/-]([0-3]?\d)(?=[/._-]|$)|/((?:19|20)\d{2})([01]\d)([0-3]\d)/"
 )
 PREFIX_RE = re.compile(r"^\s*(?:published|posted|updated|last updated|first published|date)\s*(?:on|at)?\s*:?\s*", re.I)
+
+BUDDHIST_ERA_OFFSET = 543
+BUDDHIST_ERA_FROM = EARLIEST.year + BUDDHIST_ERA_OFFSET  # no page is dated 2533 or later in the common era
+DATEPARSER_LANGUAGES = frozenset(code for code in default_loader.get_locale_map() if "-" not in code)
 
 Candidate = tuple[PublishedAtSource, datetime | None]
 
@@ -73,8 +78,13 @@ def parse_iso(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def parse_any(value: str | None, relative_base: datetime) -> datetime | None:
-    """ISO first, then free text ("March 3, 2020 10:45", "2 hours ago" against ``relative_base``)."""
+def parse_any(value: str | None, relative_base: datetime, language: str | None = None) -> datetime | None:
+    """ISO first, then free text ("March 3, 2020 10:45", "2 hours ago" against ``relative_base``).
+
+    Free text is read as English, then in the page's ``language`` ("mer, 16 nov 2022",
+    "16 ноября 2022", "2022年11月16日"); when the page names none, dateparser detects it.
+    A Thai year of the Buddhist era (2565) is brought back to the common era (2022).
+    """
     if not value or not value.strip():
         return None
     iso = parse_iso(value)
@@ -88,8 +98,25 @@ def parse_any(value: str | None, relative_base: datetime) -> datetime | None:
         "RELATIVE_BASE": relative_base.astimezone(UTC).replace(tzinfo=None),
     }
     text = PREFIX_RE.sub("", value)[:100]  # "Published on March 3": dateparser wants the date alone
-    parsed = dateparser.parse(text, languages=["en"], settings=settings)
-    return parsed if isinstance(parsed, datetime) and parsed.tzinfo is not None else None
+    for languages in (["en"], other_languages(language)):
+        parsed = dateparser.parse(text, languages=languages, settings=settings)
+        if isinstance(parsed, datetime) and parsed.tzinfo is not None:
+            return common_era(parsed)
+    return None
+
+
+def other_languages(language: str | None) -> list[str] | None:
+    """The page's language when dateparser knows it, else None: dateparser then detects the language."""
+    if language and language != "en" and language in DATEPARSER_LANGUAGES:
+        return [language]
+    return None
+
+
+def common_era(date: datetime) -> datetime:
+    """A year of the Thai Buddhist era (543 years ahead) in the common era; other dates unchanged."""
+    if date.year >= BUDDHIST_ERA_FROM:
+        return date.replace(year=date.year - BUDDHIST_ERA_OFFSET)
+    return date
 
 
 def date_in_url(url: str | None) -> datetime | None:

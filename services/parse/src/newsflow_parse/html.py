@@ -12,11 +12,19 @@ link headlines: it wins when it finds more words. trafilatura's own cascade
 text is doubtful (:func:`main_text`): on 11 KB pages it was two thirds of
 trafilatura's time, and on 87 of the 88 dev pages it changed nothing.
 
+readability also wins when trafilatura kept less than half of the page's
+paragraph text and readability finds twice as much, trafilatura's included: an
+article cut into containers between advertisements, of which trafilatura keeps
+the first. The body is the story: the headline leading trafilatura's text and
+lines that link to other stories of the site ("Related: ...") are left out. Each rule on
+top of trafilatura alone (:class:`Rules`) was kept because it raised F1 on
+every fold of the dev pages (decision 008; ``make bench-extract``).
+
 A page of teasers (a home or section page) is recognised by its headline links
 and by a main text that lies mostly inside the teasers' blocks (headline,
 summary, date); its links go back to ingest instead of being merged into one
-fake article. A login wall or
-an error page is rejected with that reason.
+fake article. A login wall (a password field in the main content, not the
+site's own login box) or an error page is rejected with that reason.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from trafilatura.utils import load_html
 from newsflow_common.dlq import Rejected
 from newsflow_parse import dates, page
 from newsflow_parse.listing import fallback_title
+from newsflow_parse.textsize import word_count
 from newsflow_schemas import SourceHints
 from newsflow_schemas.models import PublishedAtSource
 
@@ -49,11 +58,14 @@ MIN_TEASERS = 5
 MIN_TEASERS_IN_TEXT = 3
 LISTING_SHARE = 0.6  # of the main text's words inside teaser blocks: a listing's text is its teasers
 CHROME_SHARE = 0.5
+CUT_SHORT_SHARE = 0.5  # of the page's paragraph text: below it trafilatura may have kept one container of several
+WHOLE_ARTICLE_RATIO = 2  # trafilatura's cascade takes readability's text when it is twice as long
 LARGE_PAGE_CHARS = 1_000_000  # measured: a 5 MB page took 48 s with the fallbacks, 8 s without
 ERROR_HEADING_RE = re.compile(
-    r"\b(?:404|410|500|503)\b|\bnot found\b|\bpage (?:does not|doesn't|no longer) exists?\b|\b(?:server )?error\b",
-    re.IGNORECASE,
+    r"\b(?:404|410|500|503)\b|\bnot found\b|\bpage (?:does not|doesn't|no longer) exists?\b", re.IGNORECASE
 )
+ERROR_WORD_RE = re.compile(r"\berror\b", re.IGNORECASE)
+MAX_ERROR_HEADING_WORDS = 4  # "Server Error", "Error 500"; a headline about an error is longer
 READABILITY_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "pre", "blockquote"})
 
 
@@ -82,27 +94,56 @@ class Listing:
     links: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The extraction rules on top of trafilatura alone, each kept because it raised body F1 on every fold.
+
+    ``make bench-extract`` takes each out in turn (and tries the rejected
+    candidates) on folds of the dev pages; these switches exist for it.
+    """
+
+    precision_mode: bool = True
+    """trafilatura's favor_precision: drops more boilerplate blocks."""
+    second_opinion: bool = True
+    """readability-lxml when trafilatura's text is short or mostly link headlines."""
+    whole_article: bool = True
+    """readability-lxml's text when trafilatura kept under half of the page's paragraph text and readability
+    finds twice as much, trafilatura's included: an article split into containers between advertisements."""
+    drop_headline: bool = True
+    """The headline is the title, not the body's first line."""
+    drop_teaser_lines: bool = True
+    """Lines that are a link to another story of the site ("Related: ..."), not the story."""
+
+
+RULES = Rules()
+
+
 def extract_html(
-    html: str, url: str | None, fetched_at: datetime, hints: SourceHints | None = None
+    html: str, url: str | None, fetched_at: datetime, hints: SourceHints | None = None, rules: Rules = RULES
 ) -> HtmlArticle | Listing:
     """The page's main article or its teaser links; raises ``Rejected`` for a page that is neither."""
     tree = load_html(html)
     if tree is None:
         raise Rejected("no-article", "the document does not parse as HTML")
     large = len(html) > LARGE_PAGE_CHARS  # trafilatura's fallback comparison grows faster than the page
-    body = main_text(tree, url, large)
+    body = main_text(tree, url, large, precision=rules.precision_mode)
     head = page.head(tree)
     canonical = page.canonical_url(tree, url, head)
     teasers = page.teaser_links(tree, url or canonical)
     if is_listing(body, teasers):
         return Listing({teaser.url: teaser.headline for teaser in teasers})
-    body, extractor = (body, "trafilatura") if large else with_second_opinion(html, body, teasers)
-    reject_non_article(tree, body)
+    body, extractor = (body, "trafilatura") if large else readability_if_better(html, tree, body, teasers, rules)
     hints = hints or SourceHints()
     meta = page.metadata(tree, head)
+    body = story_lines(body, page.headline_forms(tree, head), teasers, rules)
+    reject_non_article(tree, body)
     title = meta.title or hints.title or fallback_title(body.split("\n", 1)[0])
+    language = page.language(tree, head) or hints.language
     published_at, published_source = dates.choose(
-        chain(page.published_candidates(tree, head, title, canonical, fetched_at), [("feed", hints.published_at)]),
+        chain(
+            page.published_candidates(tree, head, title, canonical, fetched_at, language),
+            [("feed", hints.published_at)],
+        ),
         fetched_at,
     )
     return HtmlArticle(
@@ -117,11 +158,11 @@ def extract_html(
         section=meta.section or hints.section,
         site_name=meta.site_name or hints.site_name,
         summary=meta.description or hints.summary,
-        language=page.language(tree, head) or hints.language,
+        language=language,
     )
 
 
-def main_text(tree: HtmlElement, url: str | None, large: bool) -> str:
+def main_text(tree: HtmlElement, url: str | None, large: bool, *, precision: bool = True) -> str:
     """trafilatura's main text: its own extractor first, its whole cascade only when that result is doubtful.
 
     The cascade (readability and jusText compared with trafilatura's own
@@ -134,16 +175,18 @@ def main_text(tree: HtmlElement, url: str | None, large: bool) -> str:
     choice of a readability text more than twice as long as an own text of 150
     words or more. A page over 1 MB never runs it.
     """
-    doc = bare_extraction(tree, url, fast=True)
+    doc = bare_extraction(tree, url, fast=True, precision=precision)
     if large or (doc is not None and settled(doc.text or "", doc.body)):
         return (doc.text or "").strip() if doc is not None else ""
-    doc = bare_extraction(tree, url, fast=False)
+    doc = bare_extraction(tree, url, fast=False, precision=precision)
     return (doc.text or "").strip() if doc is not None else ""
 
 
-def bare_extraction(tree: HtmlElement, url: str | None, *, fast: bool) -> TrafilaturaDocument | None:
+def bare_extraction(
+    tree: HtmlElement, url: str | None, *, fast: bool, precision: bool = True
+) -> TrafilaturaDocument | None:
     """trafilatura in precision mode without comments, on a copy of the tree (it copies what it is given)."""
-    doc = trafilatura.bare_extraction(tree, url=url, include_comments=False, favor_precision=True, fast=fast)
+    doc = trafilatura.bare_extraction(tree, url=url, include_comments=False, favor_precision=precision, fast=fast)
     if isinstance(doc, dict):  # only with as_dict=True
         raise TypeError("trafilatura returned a dict")
     return doc
@@ -159,7 +202,7 @@ def settled(text: str, body: Any) -> bool:
 
 
 def words(text: str) -> int:
-    return len(text.split())
+    return word_count(text)
 
 
 def body_lines(body: str) -> list[str]:
@@ -199,6 +242,57 @@ def with_second_opinion(html: str, body: str, teasers: list[page.Teaser]) -> tup
     return body, "trafilatura"
 
 
+def readability_if_better(
+    html: str, tree: HtmlElement, body: str, teasers: list[page.Teaser], rules: Rules
+) -> tuple[str, str]:
+    """trafilatura's text, or readability's when trafilatura's was short, chrome, or one container of several."""
+    extractor = "trafilatura"
+    if rules.second_opinion:
+        body, extractor = with_second_opinion(html, body, teasers)
+    if rules.whole_article and extractor == "trafilatura" and cut_short(tree, body):
+        body, extractor = whole_article(html, body)
+    return body, extractor
+
+
+def cut_short(tree: HtmlElement, body: str) -> bool:
+    """Whether trafilatura's text holds less than half of the characters of the page's paragraphs."""
+    return len(body) < CUT_SHORT_SHARE * sum(len(text) for text in tree.xpath("//p//text()"))
+
+
+def whole_article(html: str, body: str) -> tuple[str, str]:
+    """readability's text when it holds trafilatura's whole text and twice as many words, else trafilatura's.
+
+    Sites cut a long article into sibling containers between advertisements;
+    trafilatura keeps the first, readability joins siblings of the same class.
+    """
+    other = readability_text(html)
+    kept = [line for line in body.split("\n") if line.strip()]
+    whole = " ".join(other.split())
+    if words(other) >= WHOLE_ARTICLE_RATIO * words(body) and all(" ".join(line.split()) in whole for line in kept):
+        return other, "readability"
+    return body, "trafilatura"
+
+
+def story_lines(body: str, headlines: frozenset[str], teasers: list[page.Teaser], rules: Rules) -> str:
+    """The body without the headline leading it and without lines that link to other stories of the site.
+
+    ``headlines``: the ways the page writes its headline (:func:`page.headline_forms`).
+    """
+    lines = body.split("\n")
+    if rules.drop_headline and lines and " ".join(lines[0].split()).casefold() in headlines:
+        lines = lines[1:]
+    if rules.drop_teaser_lines and teasers:
+        others = [teaser.headline for teaser in teasers]
+        lines = [line for line in lines if not links_to_a_story(line, others)]
+    return "\n".join(lines).strip()
+
+
+def links_to_a_story(line: str, headlines: list[str]) -> bool:
+    """A line that is mostly another story's link headline: "Related: <headline>", "- <headline>"."""
+    text = " ".join(line.split())
+    return any(headline in text and len(headline) >= page.TEASER_SHARE_OF_BLOCK * len(text) for headline in headlines)
+
+
 def readability_text(html: str) -> str:
     """readability-lxml's main text, one line per block; empty when it finds none."""
     try:
@@ -218,12 +312,24 @@ def readability_text(html: str) -> str:
 def reject_non_article(tree: HtmlElement, body: str) -> None:
     """A short page that is an error page or a login wall, or that holds no article at all."""
     if words(body) < NON_ARTICLE_WORDS:
-        if any(ERROR_HEADING_RE.search(heading) for heading in page.page_headings(tree)):
+        if is_error_page(tree):
             raise Rejected("error-page", f"an error page ({words(body)} words, an error in its title or headline)")
-        if page.has_password_field(tree):
-            raise Rejected("login-wall", f"a login wall ({words(body)} words and a password field)")
+        if page.password_in_main_content(tree):
+            raise Rejected("login-wall", f"a login wall ({words(body)} words and a password field in the content)")
     if words(body) < MIN_WORDS:
         raise Rejected("no-article", f"main text has {words(body)} words, fewer than {MIN_WORDS}")
+
+
+def is_error_page(tree: HtmlElement) -> bool:
+    """A title or headline that reads as an error: a status code, "not found", or a short "... Error"."""
+    return any(is_error_heading(heading) for heading in page.page_headings(tree))
+
+
+def is_error_heading(heading: str) -> bool:
+    if ERROR_HEADING_RE.search(heading):
+        return True
+    parts = page.TITLE_SEPARATORS.split(heading)  # "Server Error | Example News": each part alone
+    return any(ERROR_WORD_RE.search(part) and words(part) <= MAX_ERROR_HEADING_WORDS for part in parts)
 
 
 def confidence(body: str, extractor: str, *, has_title: bool) -> float:

@@ -12,7 +12,11 @@ a list of known strings:
   numbered pagination, a repeated label with varying text ("Related: ..."),
   or a short line earlier pages of the same source showed (:class:`ChromeMemory`);
 - a *header* marker is one that mostly follows title-like lines ("Published",
-  "By Jane Doe", a date); a story starts at a title-like line right before one;
+  "By Jane Doe", a date); a story starts at a title-like line right before one
+  (or right after a date line, on a page that dates its stories above their
+  headlines), with a paragraph after it; a story's own lines never split it:
+  another marker than the first story's after a title-like line ("See it now:")
+  is inside a story, and so are dated starts that all sit inside one story;
 - a *section* is a marker right before a title that never appears elsewhere;
 - a story's body runs to the next story's prelude (the markers right before its
   title); markers inside it are dropped ("Advertisement" between paragraphs),
@@ -31,7 +35,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-import dateparser
+import regex  # type: ignore[import-untyped]
+
+from newsflow_parse.dates import parse_any
+from newsflow_parse.textsize import word_count
 
 BYLINE_KEY = "<byline>"
 DATE_KEY = "<date>"
@@ -40,7 +47,7 @@ PAGER_KEY = "<pager>"
 MAX_REPEATED_MARKER_WORDS = 5  # longer repeated lines may be headlines shown twice (teaser + story)
 MAX_MARKER_CHARS = 60
 MAX_LABEL_WORDS = 4  # "MOST READ", "ASIA", "WORLD NEWS"
-MAX_DATELINE_WORDS = 10  # "Posted on Tuesday, March 3, 2020 at 10:45 am"
+MAX_DATELINE_WORDS = 16  # "Posted on Tuesday, March 3, 2020 at 10:45 am by Jane Doe"
 MAX_TITLE_WORDS = 30
 MAX_TITLE_CHARS = 250
 MIN_PARAGRAPH_WORDS = 12
@@ -51,14 +58,20 @@ _MONTH = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
 _TIME = r"(?:,?\s*(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?)?"
-DATE_RE = re.compile(
+DATE_RE = regex.compile(
     rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
     rf"|\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}})?)?"
-    rf"|\d{{1,2}}/\d{{1,2}}/\d{{4}}){_TIME}"
+    rf"|\d{{1,2}}/\d{{1,2}}/\d{{4}}"
+    rf"|\d{{4}}\s*年\s*\d{{1,2}}\s*月\s*\d{{1,2}}\s*日"  # Chinese, Japanese: 2022年11月16日
+    rf"|\d{{1,2}}\.?\s+[\p{{L}}\p{{M}}]{{3,}}\.?,?\s+(?:19|20|25)\d{{2}}(?!\d)"  # any language: 16 ноября 2022
+    rf"){_TIME}"
     rf"|\b\d+\s+(?:minute|hour|day|week)s?\s+ago\b",
-    re.IGNORECASE,
+    regex.IGNORECASE | regex.VERSION0,
 )
+COPYRIGHT_RE = re.compile(r"(?:©|copyright\b|\(c\)\s*\d{4})", re.IGNORECASE)  # a page's footer, whatever the site
+ATTRIBUTION_RE = re.compile(r"^\s*[—–-]|@\w")  # "— Jane Doe (@jane) March 3, 2020": a quoted post, in the body
+LINK_OR_HANDLE_RE = re.compile(r"https?://|www\.|\w\.com/|@\w")  # a headline names no URL or handle
 BYLINE_RE = re.compile(r"^(?:written\s+)?by\s+(?=[A-Z])", re.IGNORECASE)
 BY_TAIL_RE = re.compile(r"\s*\bby\s+(?=[A-Z])(.*)$")  # "Posted on March 3, 2020 by Jane Doe"
 AUTHOR_SPLIT_RE = re.compile(r"\s*(?:,|&|\band\b)\s*")
@@ -66,7 +79,7 @@ BYLINE_TAIL_RE = re.compile(r"\s*[|•·—–]\s*.*$")
 LABELLED_RE = re.compile(r"^([A-Z][\w']*(?: [\w']+)?):\s+\S")  # "Related: <a headline>", "Photo: Reuters"
 PAGER_WORDS = frozenset({"page", "of", "next", "previous", "prev", "first", "last", "older", "newer", "posts"})
 PAGER_TOKEN_RE = re.compile(r"\d+|[«»‹›<>…|]+|\.\.\.")
-SENTENCE_STOPS = (".", "!", "?", "।", "。")
+SENTENCE_STOPS = (".", "!", "?", "।", "。", "！", "？", "؟", "۔")
 SENTENCE_END = (*SENTENCE_STOPS, '"', "”", "’", "'")
 
 
@@ -80,7 +93,7 @@ class Line:
 
     @property
     def words(self) -> int:
-        return len(self.text.split())
+        return word_count(self.text)
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,7 @@ def find_date(text: str) -> str | None:
 def is_dateline(text: str) -> bool:
     """A short line that is mostly a date ("Posted on March 3, 2020"), not a sentence mentioning one."""
     date = find_date(text)
-    if date is None or len(text.split()) > MAX_DATELINE_WORDS:
+    if date is None or word_count(text) > MAX_DATELINE_WORDS or ATTRIBUTION_RE.search(text):
         return False
     rest = BY_TAIL_RE.sub(" ", text.replace(date, " ")).split()
     return len(rest) <= 4 and not text.endswith(".")
@@ -133,28 +146,29 @@ def is_pager(text: str) -> bool:
 
 
 def is_byline(text: str) -> bool:
-    return bool(BYLINE_RE.match(text)) and len(text.split()) <= MAX_DATELINE_WORDS and not text.endswith(".")
+    return bool(BYLINE_RE.match(text)) and word_count(text) <= MAX_DATELINE_WORDS and not text.endswith(".")
 
 
 def is_label(text: str) -> bool:
     """A short all-capitals label: a section name or a box heading ("ASIA", "MOST READ")."""
     letters = [c for c in text if c.isalpha()]
-    return len(letters) >= 2 and all(c.isupper() for c in letters) and len(text.split()) <= MAX_LABEL_WORDS
+    return len(letters) >= 2 and all(c.isupper() for c in letters) and word_count(text) <= MAX_LABEL_WORDS
 
 
 def is_title_like(text: str) -> bool:
     """A headline: a few words, starts with a capital or digit, does not read as a sentence or a lead-in."""
-    words = len(text.split())
+    words = word_count(text)
     return (
         2 <= words <= MAX_TITLE_WORDS
         and len(text) <= MAX_TITLE_CHARS
         and not text[0].islower()
-        and not text.endswith((".", ",", ";", ":"))
+        and not text.endswith((".", ",", ";", ":", "。", "．", "।", "۔"))
+        and not LINK_OR_HANDLE_RE.search(text)
     )
 
 
 def is_paragraph(text: str) -> bool:
-    return len(text.split()) >= MIN_PARAGRAPH_WORDS or text.endswith(SENTENCE_END)
+    return word_count(text) >= MIN_PARAGRAPH_WORDS or text.endswith(SENTENCE_END)
 
 
 def line_key(text: str) -> str:
@@ -177,18 +191,7 @@ def line_key(text: str) -> str:
 def parse_date(text: str, now: datetime | None = None) -> datetime | None:
     """A tz-aware datetime (UTC when the text names no zone) from a line holding a date, else None."""
     date = find_date(text)
-    if date is None:
-        return None
-    base = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    settings = {
-        "RETURN_AS_TIMEZONE_AWARE": True,
-        "TIMEZONE": "UTC",
-        "TO_TIMEZONE": "UTC",
-        "PREFER_DATES_FROM": "past",
-        "RELATIVE_BASE": base,
-    }
-    parsed = dateparser.parse(date, languages=["en"], settings=settings)
-    return parsed if isinstance(parsed, datetime) and parsed.tzinfo is not None else None
+    return None if date is None else parse_any(date, now or datetime.now(UTC))
 
 
 def byline_authors(text: str) -> tuple[str, ...]:
@@ -252,7 +255,7 @@ class Page:
 
     @staticmethod
     def _is_marker(line: Line, key: str, count: int) -> bool:
-        if key in (BYLINE_KEY, DATE_KEY, PAGER_KEY) or is_label(line.text):
+        if key in (BYLINE_KEY, DATE_KEY, PAGER_KEY) or is_label(line.text) or COPYRIGHT_RE.match(line.text):
             return True
         if line.text.endswith(SENTENCE_STOPS) and not line.text.endswith("..."):
             return False  # a repeated sentence ("Yes.") is dialogue, not chrome
@@ -279,9 +282,69 @@ class Page:
 
     @cached_property
     def starts(self) -> list[int]:
-        """Indices of the headlines: title-like lines directly followed by a header marker."""
-        last = len(self.lines) - 1
-        return [i for i in range(last) if self.is_title_at(i) and self.keys[i + 1] in self.header_keys]
+        """Indices of the headlines: a title-like line with its header, then a paragraph (or a line, then one).
+
+        The header is a header marker right after the title, or, on a page
+        that writes the date above its headlines, a date line or byline right
+        before it. A story's own paragraphs never split it (:meth:`_outermost`).
+        """
+        candidates = [i for i in range(len(self.lines)) if self._opens_story(i)]
+        return self._outermost(candidates)
+
+    def _opens_story(self, i: int) -> bool:
+        if not self.is_title_at(i):
+            return False
+        header = self.marker_run_after(i)
+        if header:  # a date line the page writes above its headlines, below a line, belongs to the next headline
+            opens = self.keys[i + 1] in self.header_keys and self.keys[i + 1] not in self.above_keys
+        else:
+            opens = i > 0 and self.keys[i - 1] in self.above_keys
+        body = self.lines[header.stop : header.stop + 2]  # a kicker or a subheading may come first
+        return opens and any(is_paragraph(line.text) for line in body)
+
+    def _signature(self, i: int) -> str:
+        return self.keys[i + 1] if self.markers[i + 1] else "above:" + self.keys[i - 1]
+
+    def _outermost(self, candidates: list[int]) -> list[int]:
+        """The candidates with the first story's header, or dated ones that do not all sit inside one story.
+
+        A site writes every story's header the same way (the first dated
+        story's, else the first story's); a line with another marker after it
+        ("Advertisement", "See it now:", a section label) is inside a story or
+        the page's own header, unless that marker is a date or a byline, which
+        says "story" anywhere but within a single story (a dated update under a
+        subheading).
+        """
+        if not candidates:
+            return []
+        dated = [i for i in candidates if self._is_dated(self._signature(i))]
+        outer = self._signature((dated or candidates)[0])  # a date or byline says "story" more than a label
+        outer_starts = [i for i in candidates if self._signature(i) == outer]
+        inside: dict[str, set[int]] = {}
+        for i in candidates:
+            if (signature := self._signature(i)) != outer:
+                inside.setdefault(signature, set()).add(sum(start < i for start in outer_starts))
+        kept = {
+            signature
+            for signature, stories in inside.items()
+            if self._is_dated(signature) and (len(stories) > 1 or 0 in stories)
+        }
+        return [i for i in candidates if self._signature(i) in kept | {outer}]
+
+    @staticmethod
+    def _is_dated(signature: str) -> bool:
+        return signature.removeprefix("above:") in (BYLINE_KEY, DATE_KEY)
+
+    @cached_property
+    def above_keys(self) -> set[str]:
+        """The date lines or bylines, if any, that this page writes above its headlines rather than below."""
+        above: Counter[str] = Counter()
+        below: Counter[str] = Counter()
+        for i, key in enumerate(self.keys):
+            if key in (BYLINE_KEY, DATE_KEY):
+                below[key] += i > 0 and self.is_title_at(i - 1)
+                above[key] += i + 1 < len(self.lines) and self.is_title_at(i + 1)
+        return {key for key, count in above.items() if count > below[key]}
 
     def marker_run_before(self, i: int, floor: int) -> range:
         """The consecutive markers right before line i, not reaching below floor."""
@@ -363,7 +426,8 @@ def story_at(page: Page, k: int) -> Story | None:
         return None
     section = page.section_before(title)
     start = page.lines[title - 1 if section else title].start
-    authors, published_at = header_info([page.lines[i] for i in header], page.now)
+    prelude = page.marker_run_before(title, page.starts[k - 1] + 1 if k else 0) if page.above_keys else range(0)
+    authors, published_at = header_info([page.lines[i] for i in (*header, *prelude)], page.now)
     return Story(
         title=page.lines[title].text,
         body="\n\n".join(line.text for line in body),

@@ -18,6 +18,7 @@ from lxml.html import HtmlElement  # type: ignore[import-untyped]
 
 from newsflow_parse.dates import Candidate, date_in_url, parse_any, parse_iso
 from newsflow_parse.listing import DATE_RE
+from newsflow_parse.textsize import word_count
 
 PUBLISHED_META = (
     "article:published_time",
@@ -44,6 +45,13 @@ NEAR_HEADLINE_ELEMENTS = 30  # how far after (or before) the headline a date lin
 HEADLINE_MIN_WORDS, HEADLINE_MAX_WORDS = 4, 25
 BLOCK_TAGS = frozenset({"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "dd", "dt", "blockquote", "figcaption"})
 TEASER_SHARE_OF_BLOCK = 0.6
+CHROME_TAGS = frozenset({"header", "nav", "footer", "aside", "dialog", "menu"})
+CHROME_ROLES = frozenset({"banner", "navigation", "contentinfo", "complementary", "dialog", "menu", "search"})
+CHROME_NAMES = re.compile(
+    r"(?:^|[\s_-])(?:(?:site|page|global|top)?header|masthead|nav(?:bar|igation)?|menu|top-?bar|toolbar|footer"
+    r"|sidebar|side-?bar|modal|popup|pop-up|dropdown|drawer|overlay|account)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
 PLAIN_ROOT_PATH = re.compile(r"/[^/\\\x00-\x20?#;][^\\\x00-\x20?#;]*")  # "/news/1", not "//host" or "/a?b"
 
 
@@ -70,13 +78,15 @@ def head(tree: HtmlElement) -> Head:
     return Head(meta_values(tree), list(json_ld_objects(tree)))
 
 
-def meta_published(tree: HtmlElement, head: Head, relative_base: datetime) -> datetime | None:
+def meta_published(
+    tree: HtmlElement, head: Head, relative_base: datetime, language: str | None = None
+) -> datetime | None:
     for name in PUBLISHED_META:
-        date = parse_any(head.meta.get(name), relative_base)
+        date = parse_any(head.meta.get(name), relative_base, language)
         if date is not None:
             return date
     for element in tree.xpath("//*[@itemprop='datePublished'][@datetime or @content]"):
-        date = parse_any(element.get("datetime") or element.get("content"), relative_base)
+        date = parse_any(element.get("datetime") or element.get("content"), relative_base, language)
         if date is not None:
             return date
     return None
@@ -119,7 +129,9 @@ def headline_element(tree: HtmlElement, title: str | None) -> HtmlElement | None
     return headlines[0] if headlines else None
 
 
-def text_published(tree: HtmlElement, title: str | None, relative_base: datetime) -> datetime | None:
+def text_published(
+    tree: HtmlElement, title: str | None, relative_base: datetime, language: str | None = None
+) -> datetime | None:
     """A date written next to the headline: a ``<time>`` element or a short date line ("2 hours ago")."""
     h1 = headline_element(tree, title)
     if h1 is None:
@@ -128,20 +140,25 @@ def text_published(tree: HtmlElement, title: str | None, relative_base: datetime
     nearby += h1.xpath(f"preceding::*[position() <= {NEAR_HEADLINE_ELEMENTS // 3}]")
     for element in nearby:
         if element.tag == "time":
-            date = parse_any(element.get("datetime") or element.text_content(), relative_base)
+            date = parse_any(element.get("datetime") or element.text_content(), relative_base, language)
             if date is not None:
                 return date
         text = (element.text or "").strip()
         match = DATE_RE.search(text) if len(text) < 120 else None
         if match:
-            date = parse_any(match.group(), relative_base)
+            date = parse_any(match.group(), relative_base, language)
             if date is not None:
                 return date
     return None
 
 
 def published_candidates(
-    tree: HtmlElement, head: Head, title: str | None, url: str | None, fetched_at: datetime
+    tree: HtmlElement,
+    head: Head,
+    title: str | None,
+    url: str | None,
+    fetched_at: datetime,
+    language: str | None = None,
 ) -> Iterator[Candidate]:
     """The page's own dates in trust order: meta, JSON-LD, text near the headline, URL.
 
@@ -149,9 +166,9 @@ def published_candidates(
     (``dates.choose`` stops at the first), so a page with a meta date is never
     searched for a date line.
     """
-    yield "meta", meta_published(tree, head, fetched_at)
+    yield "meta", meta_published(tree, head, fetched_at, language)
     yield "json-ld", json_ld_published(head)
-    yield "text", text_published(tree, title, fetched_at)
+    yield "text", text_published(tree, title, fetched_at, language)
     yield "url", date_in_url(url)
 
 
@@ -179,8 +196,30 @@ def language(tree: HtmlElement, head: Head) -> str | None:
     return code if re.fullmatch(r"[a-z]{2}", code) else None
 
 
-def has_password_field(tree: HtmlElement) -> bool:
-    return bool(tree.xpath("//input[translate(@type, 'PASSWORD', 'password')='password']"))
+def password_in_main_content(tree: HtmlElement) -> bool:
+    """A password field in the page's main content: a login wall, not the site's own login box.
+
+    Sites put a login box in their header, navigation, sidebar or a modal on
+    every page, short articles included; a wall puts its form where the story
+    should be. A field counts when no ancestor is page chrome (landmark
+    elements and roles, or a class/id naming a header, menu, sidebar, modal...)
+    and it does not come before the page's headline (the masthead's place).
+    """
+    for field in tree.xpath("//input[translate(@type, 'PASSWORD', 'password')='password']"):
+        if not in_chrome(field) and not field.xpath("following::h1"):
+            return True
+    return False
+
+
+def in_chrome(element: HtmlElement) -> bool:
+    """Whether the element sits in the page's chrome: header, navigation, footer, sidebar, dialog."""
+    for ancestor in element.iterancestors():
+        if ancestor.tag in CHROME_TAGS or (ancestor.get("role") or "").lower() in CHROME_ROLES:
+            return True
+        names = f"{ancestor.get('class') or ''} {ancestor.get('id') or ''}"
+        if CHROME_NAMES.search(names):
+            return True
+    return False
 
 
 def page_headings(tree: HtmlElement) -> list[str]:
@@ -212,10 +251,9 @@ def teaser_links(tree: HtmlElement, page_url: str | None) -> list[Teaser]:
         href = (anchor.get("href") or "").strip()
         if not href:
             continue
-        link_words = anchor.text_content().split()
-        if not HEADLINE_MIN_WORDS <= len(link_words) <= HEADLINE_MAX_WORDS:
+        text = " ".join(anchor.text_content().split())
+        if not HEADLINE_MIN_WORDS <= word_count(text) <= HEADLINE_MAX_WORDS:
             continue
-        text = " ".join(link_words)
         if not stands_alone(anchor, text):
             continue
         url = resolve(href, page_url, origin)
@@ -289,6 +327,16 @@ def metadata(tree: HtmlElement, head: Head) -> PageMeta:
         site_name=first_text(meta.get("og:site_name"), name_of(article.get("publisher")), meta.get("application-name")),
         description=first_text(meta.get("description"), meta.get("og:description"), meta.get("twitter:description")),
     )
+
+
+def headline_forms(tree: HtmlElement, head: Head) -> frozenset[str]:
+    """Every way the page writes its headline (og:title, twitter:title, h1, <title> and its parts), casefolded."""
+    forms = set()
+    for value in (head.meta.get("og:title"), head.meta.get("twitter:title"), h1_text(tree), tree.findtext(".//title")):
+        if value and value.strip():
+            forms.add(" ".join(value.split()).casefold())
+            forms.update(" ".join(part.split()).casefold() for part in TITLE_SEPARATORS.split(value) if part.strip())
+    return frozenset(forms)
 
 
 def first_text(*values: object) -> str | None:

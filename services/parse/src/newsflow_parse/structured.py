@@ -42,7 +42,7 @@ class PushedArticle(BaseModel):
         """The article's date; raises ``Rejected("schema")`` when it is given but is not a date."""
         if not self.published:
             return None
-        date = parse_any(self.published, fetched_at)
+        date = parse_any(self.published, fetched_at, self.language)
         if date is None:
             raise Rejected("schema", f"published date {self.published!r} is not a date")
         return date
