@@ -181,33 +181,45 @@ class Runtime:
         await self.commit(records)
 
     async def step_past_unreadable(self, error: Exception) -> None:
-        """The client failed to parse what it fetched (a header key that is not UTF-8 fails aiokafka for the
-        whole producer batch, at every restart). Find the partition, dead-letter the offset it is stuck at
-        (its bytes cannot be read: the letter names topic, partition and offset), and step past it; the
-        readable partitions' records are processed as usual meanwhile."""
-        partitions = sorted(self.consumer.assignment())
-        for tp in partitions:
-            others = [p for p in partitions if p != tp]
+        """The client failed to parse what it fetched: a header key that is not UTF-8 fails aiokafka for the
+        whole fetched batch, at every restart, and leaves its fetch state for the partition broken.
+
+        With a fresh consumer, each partition is read one record at a time until the record that fails: the
+        records before it are processed as usual, the failing one is dead-lettered as ``unreadable`` (its
+        bytes cannot be read: the letter names topic, partition and offset), its offset committed past, and
+        the consumer is made anew once more so nothing of the broken fetch remains.
+        """
+        log.warning("fetched records could not be parsed; finding the record", error=repr(error)[:300])
+        await self.reconnect()
+        for tp in sorted(self.consumer.assignment()):
+            others = [p for p in self.consumer.assignment() if p != tp]
             self.consumer.pause(*others)
             try:
-                batch = await self.consumer.getmany(tp, timeout_ms=500, max_records=self.stage.batch_size)
+                while batch := await self.consumer.getmany(tp, timeout_ms=500, max_records=1):
+                    await self.handle(batch)
             except Exception as exc:
                 if is_surroundings_failure(exc):
                     raise
-                offset = await self.consumer.position(tp)
-                unreadable = Record(tp.topic, tp.partition, offset, None, None)
-                MESSAGES_IN.labels(self.service, tp.topic).inc()
-                reason = Rejected("unreadable", f"the Kafka client cannot parse this record: {exc!r}"[:500])
-                await self.dead_letters([Consumed(unreadable, result=reason)])
-                LEDGER.labels(self.service, UNKNOWN_SOURCE, "dead-letter:unreadable").inc()
-                self.consumer.seek(tp, offset + 1)
-                await self.commit([unreadable])
+                await self.dead_letter_unreadable(tp, await self.consumer.position(tp), exc)
+                await self.reconnect()
                 return
             finally:
-                self.consumer.resume(*others)
-            if batch:
-                await self.handle(batch)
-        log.warning("fetched records could not be parsed; none found on retry", error=repr(error)[:300])
+                self.consumer.resume(*(p for p in others if p in self.consumer.assignment()))
+        log.warning("no unreadable record found on a second reading", error=repr(error)[:300])
+
+    async def dead_letter_unreadable(self, tp: TopicPartition, offset: int, error: Exception) -> None:
+        unreadable = Record(tp.topic, tp.partition, offset, None, None)
+        MESSAGES_IN.labels(self.service, tp.topic).inc()
+        reason = Rejected("unreadable", f"the Kafka client cannot parse this record: {error!r}"[:500])
+        await self.dead_letters([Consumed(unreadable, result=reason)])
+        LEDGER.labels(self.service, UNKNOWN_SOURCE, "dead-letter:unreadable").inc()
+        await self.commit([unreadable])
+
+    async def reconnect(self) -> None:
+        """A new consumer in the group (static membership: the same partitions, at the committed offsets)."""
+        await self.consumer.stop()
+        self.consumer = kafka.consumer(self.settings, self.service, *self.stage.inputs)
+        await self.retrying("connect", self.connect)
 
     async def connect(self) -> None:
         listener = _Assignments(self)
