@@ -120,11 +120,14 @@ def pipeline_run(env: dict[str, str], work: Path, folder: Path, expected: int) -
         rss = {name: peak_rss_mb(s.process.pid) for name, s in services.items() if s.process}
         rss["ingest"] = ingest_usage.ru_maxrss / 1024
         latencies = ingest_to_indexed(Kafka(env["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"]), es, source)
+        print(f"paced: {expected / elapsed / 2:.1f} documents/s for {PACED_SECONDS} s...", file=sys.stderr)
+        paced = paced_latencies(env, es, folder, rate=expected / elapsed / 2)
         es.close()
     finally:
         for service in services.values():
             service.stop()
     return {
+        "paced": paced,
         "articles": expected,
         "seconds": round(elapsed, 2),
         "articles_per_s": round(expected / elapsed, 2),
@@ -133,6 +136,58 @@ def pipeline_run(env: dict[str, str], work: Path, folder: Path, expected: int) -
         "cpu_ms_per_article": {name: round(1000 * seconds / expected, 1) for name, seconds in cpu.items()},
         "peak_rss_mb": {name: round(mb, 1) for name, mb in rss.items()},
     }
+
+
+PACED_SECONDS = 60
+
+
+def paced_latencies(env: dict[str, str], es: Elasticsearch, folder: Path, rate: float) -> dict[str, Any]:
+    """Documents arriving at ``rate`` per second for PACED_SECONDS, as a steady source would send them (new
+    URLs, so new articles); seconds from each one's arrival to its article's indexing, p50/p95/p99."""
+    source = f"{env['BENCH_SOURCE']}-paced"
+    pages = sorted(folder.glob("*.html"))
+    count = max(1, int(rate * PACED_SECONDS))
+    asyncio.run(send_paced(env["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"], pages, source, count, rate))
+
+    def indexed() -> int:
+        es.indices.refresh(index="news-articles")
+        return int(es.count(index="news-articles", query={"term": {"source": source}})["count"])
+
+    wait_until(lambda: indexed() >= count, 600, f"{count} paced articles to be searchable", interval=1.0)
+    latencies = ingest_to_indexed(Kafka(env["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"]), es, source)
+    return {
+        "documents_per_s": round(rate, 2),
+        "seconds": PACED_SECONDS,
+        "documents": count,
+        "latency_p50_s": round(percentile(latencies, 0.50), 3),
+        "latency_p95_s": round(percentile(latencies, 0.95), 3),
+        "latency_p99_s": round(percentile(latencies, 0.99), 3),
+    }
+
+
+async def send_paced(bootstrap: str, pages: list[Path], source: str, count: int, rate: float) -> None:
+    """RawDocuments to news.raw.v1 one at a time on a fixed schedule, each stamped when it is sent."""
+    from aiokafka import AIOKafkaProducer
+
+    from newsflow_schemas import RAW, RawDocument, encode, headers
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=10 * 1024 * 1024)
+    await producer.start()
+    try:
+        started = time.monotonic()
+        for n in range(count):
+            await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+            path = pages[n % len(pages)]
+            document = RawDocument(
+                trace_id=uuid.uuid4().hex, doc_id=f"paced-{n}-{uuid.uuid4().hex[:6]}", source=source,
+                uri=path.as_uri(), url=f"https://paced.example/{source}/{n}", content_type="text/html",
+                charset="utf-8", body=path.read_text(encoding="utf-8"), fetched_at=datetime.now(UTC),
+            )  # fmt: skip
+            await producer.send_and_wait(
+                RAW, encode(document), key=document.key().encode(), headers=headers(document, "bench")
+            )
+    finally:
+        await producer.stop()
 
 
 def ingest_to_indexed(kafka: Kafka, es: Elasticsearch, source: str) -> list[float]:
@@ -260,6 +315,12 @@ def main() -> None:
         f"enrich CPU per article: {run['cpu_ms_per_article']['enrich']} ms in the service vs {one_process} ms for the "
         f"same work in one process: ratio {result['enrich_cpu_ratio_pipeline_to_one_process']}"
     )
+    paced = run["paced"]
+    print(
+        f"paced at {paced['documents_per_s']} documents/s for {paced['seconds']} s: ingest to searchable "
+        f"p50 {paced['latency_p50_s']} s, p95 {paced['latency_p95_s']} s, p99 {paced['latency_p99_s']} s"
+    )
+    print("CPU ms per article by service:", run["cpu_ms_per_article"], "| peak RSS MB:", run["peak_rss_mb"])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""What enrich learns from one article alone: language, entities, keywords, facts, MinHash signature.
+"""What enrich learns from one article alone: language, entities, keywords, facts.
 
-Pure and CPU-bound, batch in, batch out: it runs in the worker processes of :mod:`newsflow_enrich.pool`,
+Pure and CPU-bound, batch in, batch out: it runs in the worker processes of the enrich stage (:mod:`newsflow_enrich.jobs`),
 each of which loads the models once.
 """
 
@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from newsflow_enrich import entities as ner
-from newsflow_enrich.dedup import signature
 from newsflow_enrich.facts import countries, reading_time_minutes, word_count
 from newsflow_enrich.keywords import keywords
 from newsflow_enrich.language import detect_language
@@ -34,7 +33,6 @@ class Analysis:
     word_count: int
     reading_time_minutes: float
     ner_truncated: bool
-    signature: str | None
 
 
 def text_of(article: Article) -> str:
@@ -86,7 +84,6 @@ def analyse_batch(articles: Sequence[Article], options: Options = Options()) -> 
                 word_count=words,
                 reading_time_minutes=reading_time_minutes(words),
                 ner_truncated=bool(reading and reading.truncated),
-                signature=signature(article.body),
             )
         )
     return results

@@ -31,7 +31,6 @@ def analyse(
             word_count=analysis.word_count,
             reading_time_minutes=analysis.reading_time_minutes,
             ner_truncated=analysis.ner_truncated,
-            signature=analysis.signature,
             analysed_at=now,
         )
         for article, analysis in zip(articles, analyses, strict=True)
