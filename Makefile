@@ -42,7 +42,7 @@ run: stack-up  ## everything on this machine: stack, topics, index setup, four s
 	@echo "  ingest: drop .txt/.html files into .newsflow/inbox/ (logs in .newsflow/logs/)"
 	@echo "  stop:   make stop"
 
-stop:  ## stop the services, newsflow-api and the stand-in (data is kept; make stack-reset deletes it)
+stop:  ## stop the four services and the stand-in (data is kept; make stack-reset deletes it)
 	-deploy/local/services.sh stop
 	-$(STACK) down
 
