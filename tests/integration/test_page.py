@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
+from newsflow_index.mappings import ARTICLE_PROPERTIES, TREND_PROPERTIES
 from newsflow_schemas import EnrichedArticle, Entity, TrendCount
-from tests.integration.harness import ROOT, Kafka, Service, wait_until
+from tests.integration.harness import ROOT, Kafka, Service, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -223,6 +224,60 @@ def test_empty_and_error_states_say_what_to_do(page: Page, known: Known) -> None
     expect(page.locator("#timeline .status")).to_contain_text("no entity named")
     page.goto("/#/story/no-such-story")
     expect(page.locator("#story .status")).to_contain_text("No articles in this story")
+
+
+@pytest.fixture(scope="module")
+def empty_api(service_env: dict[str, str], logs: Path, es: Elasticsearch, known: Known) -> Iterator[Service]:
+    """newsflow-api reading indices that hold nothing yet: what a new user sees before the first ingest."""
+    articles, trends = f"page-empty-articles-{known.source}", f"page-empty-trends-{known.source}"
+    es.indices.create(index=articles, mappings={"properties": ARTICLE_PROPERTIES})
+    es.indices.create(index=trends, mappings={"properties": TREND_PROPERTIES})
+    env = {**service_env, "NEWSFLOW_ARTICLES_ALIAS": articles, "NEWSFLOW_TRENDS_ALIAS": trends}
+    service = Service("page-api-empty", ["newsflow-api"], env, logs).start()
+    service.wait_healthy(30)
+    yield service
+    service.stop()
+    es.indices.delete(index=[articles, trends])
+
+
+@pytest.fixture(scope="module")
+def api_without_elasticsearch(service_env: dict[str, str], logs: Path) -> Iterator[Service]:
+    env = {**service_env, "NEWSFLOW_ELASTICSEARCH_URL": f"http://127.0.0.1:{free_port()}"}
+    service = Service("page-api-no-es", ["newsflow-api"], env, logs).start()
+    service.wait_healthy(30)
+    yield service
+    service.stop()
+
+
+def open_page(browser: Browser, api: Service, path: str) -> Page:
+    page = browser.new_context(base_url=f"http://127.0.0.1:{api.port}").new_page()
+    page.set_default_timeout(30_000)
+    page.goto(path)
+    return page
+
+
+def test_before_the_first_ingest_the_page_says_where_articles_come_from(browser: Browser, empty_api: Service) -> None:
+    page = open_page(browser, empty_api, "/")
+    try:
+        status = page.locator("#search .status")
+        expect(status).to_have_text(re.compile("No articles yet: drop .* into .newsflow/inbox"))
+        page.goto("/#/trending")
+        hour, day = (page.locator(f'#trending [data-window="{span}"] .status') for span in ("1h", "24h"))
+        expect(hour).to_contain_text("Nothing trending in the last hour")
+        expect(day).to_contain_text("ingest some")
+        shot(page, "empty")
+    finally:
+        page.context.close()
+
+
+def test_without_elasticsearch_the_page_says_to_start_it(browser: Browser, api_without_elasticsearch: Service) -> None:
+    page = open_page(browser, api_without_elasticsearch, "/")
+    try:
+        expect(page.locator("#search .status")).to_contain_text("Elasticsearch is unavailable")
+        expect(page.locator("#search .status")).to_contain_text("make run")
+        expect(page.locator("#search .status")).to_have_class(re.compile("error"))
+    finally:
+        page.context.close()
 
 
 def test_the_page_fits_a_phone_and_works_from_the_keyboard(browser: Browser, api: Service, known: Known) -> None:
