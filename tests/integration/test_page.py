@@ -204,6 +204,15 @@ def test_a_trending_row_has_its_score_and_sparkline_and_opens_the_timeline(page:
     expect(circles.nth(1)).to_have_attribute("aria-pressed", "true")
     shot(page, "timeline")
 
+    # Per hour: one point for every hour from the first article's to the last's, empty hours included.
+    page.get_by_label("Articles per", exact=True).select_option("hour")
+    first, last = (
+        min(a.published_at for a in known.articles if a.published_at),
+        max(a.published_at for a in known.articles if a.published_at),
+    )
+    hours = int((last.replace(minute=0) - first.replace(minute=0)).total_seconds() // 3600) + 1
+    expect(circles).to_have_count(hours)
+
 
 def test_the_story_view_lists_the_first_article_and_its_reprints_by_site_and_time(page: Page, known: Known) -> None:
     page.goto(f"/#/search?q={known.word}")

@@ -69,6 +69,11 @@ function when(iso) {
   return Number.isNaN(date.getTime()) ? iso : date.toISOString().slice(0, 16).replace("T", " ") + " UTC";
 }
 
+// A timeline period as a person reads it: a day without its midnight, an hour with it.
+function periodLabel(iso, interval) {
+  return interval === "day" ? when(iso).slice(0, 10) : when(iso);
+}
+
 function articleItem(hit) {
   const title = hit.url
     ? el("a", { class: "title", href: hit.url, rel: "noopener noreferrer", target: "_blank" }, hit.title || hit.url)
@@ -177,7 +182,7 @@ async function showTrending() {
 
 // --- timeline -----------------------------------------------------------------------------------------------
 
-function chart(periods, onChoose) {
+function chart(periods, interval, onChoose) {
   const [width, height, left, bottom] = [640, 220, 36, 24];
   const top = Math.max(1, ...periods.map((p) => p.articles));
   const step = periods.length > 1 ? (width - left - 8) / (periods.length - 1) : 0;
@@ -189,11 +194,11 @@ function chart(periods, onChoose) {
     el("svg:text", { x: 4, y: y(0) + 4 }, "0"),
     el("svg:polyline", { class: "line", points: periods.map((p, i) => `${x(i)},${y(p.articles)}`).join(" ") }));
   if (periods.length) {
-    svg.append(el("svg:text", { x: left, y: height - 6 }, when(periods[0].period)));
-    svg.append(el("svg:text", { x: width - 4, y: height - 6, "text-anchor": "end" }, when(periods.at(-1).period)));
+    svg.append(el("svg:text", { x: left, y: height - 6 }, periodLabel(periods[0].period, interval)));
+    svg.append(el("svg:text", { x: width - 4, y: height - 6, "text-anchor": "end" }, periodLabel(periods.at(-1).period, interval)));
   }
   periods.forEach((p, i) => {
-    const label = `${when(p.period)}: ${p.articles} article${p.articles === 1 ? "" : "s"}`;
+    const label = `${periodLabel(p.period, interval)}: ${p.articles} article${p.articles === 1 ? "" : "s"}`;
     const point = el("svg:circle", { class: "point", cx: x(i), cy: y(p.articles), r: 5, tabindex: 0, role: "button",
       "aria-pressed": "false", "aria-label": label }, el("svg:title", {}, label));
     point.addEventListener("click", () => onChoose(p, point));
@@ -212,7 +217,7 @@ async function showBucket(name, interval, period, point) {
   const start = new Date(period.period);
   const end = new Date(start.getTime() + (interval === "hour" ? 3600e3 : 86400e3));
   title.hidden = false;
-  title.textContent = `Articles naming ${name}, ${when(period.period)}${interval === "hour" ? "" : " (one day)"}`;
+  title.textContent = `Articles naming ${name} on ${periodLabel(period.period, interval)}`;
   list.replaceChildren();
   const answer = await loading(status, () => api("/search", { entity: name, since: start.toISOString(), until: end.toISOString(), size: 50 }));
   if (!answer) return;
@@ -237,7 +242,7 @@ async function showTimeline(name, params) {
   if (!answer.periods.length) { say(status, `No dated articles name ${name} yet.`); return; }
   const total = answer.periods.reduce((sum, p) => sum + p.articles, 0);
   say(status, `${total} articles over ${answer.periods.length} ${interval}s. Choose a point (click, or Tab then Enter) to list its articles.`);
-  box.append(chart(answer.periods, (period, point) => showBucket(name, interval, period, point)));
+  box.append(chart(answer.periods, interval, (period, point) => showBucket(name, interval, period, point)));
 }
 
 // --- story --------------------------------------------------------------------------------------------------
