@@ -33,6 +33,8 @@ PER_DAY = [2, 6, 4]
 """Articles naming the person on each of three days: 12 in all, so search pages (10 a page) twice."""
 SITES = ["Harbor Daily", "Inland Post", "Coast Wire"]
 HISTORY = 12
+MARKUP = '<img src=x onerror="document.title=1"> <b>{word}</b> notice. '
+"""Markup in an article's text: the page must show it as text, never run or render it."""
 """Points of a sparkline (the page asks for 12 earlier windows)."""
 
 if not CHROMIUM.exists():
@@ -67,7 +69,8 @@ class Known:
             source=self.source,
             url=f"https://example.org/{self.source}/{i}",
             title=f"Report {i} on the {self.word} sanctuary",
-            body=f"{self.person} visited the {self.word} sanctuary and spoke to the keepers. " * 2,
+            body=(MARKUP.format(word=self.word) if i == 0 else "")
+            + f"{self.person} visited the {self.word} sanctuary and spoke to the keepers. " * 2,
             section="Nature",
             site_name=SITES[i % 3],
             published_at=day + timedelta(minutes=10 * i),
@@ -166,6 +169,15 @@ def test_search_shows_highlighted_results_linking_to_source_and_story_and_pages_
     expect(page.get_by_role("button", name="More results")).to_be_hidden()
     shown = {results.nth(i).locator("a.title").get_attribute("href") for i in range(12)}
     assert shown == {a.url for a in known.articles}, "paging repeated or skipped an article"
+
+
+def test_markup_in_an_article_is_shown_as_text_around_the_highlight(page: Page, known: Known) -> None:
+    page.goto(f"/#/search?q={known.word}&until=2024-06-04")
+    snippet = page.locator("#search .results li", has_text="Report 0 ").locator(".snippet")
+    expect(snippet).to_contain_text(f"<b>{known.word}</b>")
+    expect(snippet.locator("em")).to_have_text([known.word] * snippet.locator("em").count())
+    assert snippet.locator("img, b").count() == 0
+    assert page.title() == "newsflow newsroom"
 
 
 def test_search_filters_narrow_by_site_and_date(page: Page, known: Known) -> None:
