@@ -314,7 +314,12 @@ def test_the_page_fits_a_phone_and_works_from_the_keyboard(browser: Browser, api
         expect(page.locator("#trending")).to_be_visible()
         expect(page.locator('#trending [data-window="1h"] tr.trend', has_text=known.person)).to_have_count(1)
         width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 375, f"the page is {width}px wide on a 375px phone"
+        assert width <= 375, f"the trending view is {width}px wide on a 375px phone"
         shot(page, "phone")
+        page.goto(f"/#/search?q={known.word}&site={SITES[0]}")
+        expect(page.locator("#search .results li").first).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"the search view, filters open, is {width}px wide on a 375px phone"
+        shot(page, "phone-search")
     finally:
         context.close()
