@@ -37,6 +37,7 @@ run: stack-up  ## everything on this machine: stack, topics, index setup, four s
 	@for t in PERSON ORG LOC; do echo; echo "== top $$t"; $(LOCAL_ENV) $(UV) run --frozen newsflow-query top --type $$t --size 8; done
 	@echo
 	@echo "newsflow is running: Kafka 127.0.0.1:$(KAFKA_PORT), Elasticsearch http://127.0.0.1:$(ES_PORT)"
+	@echo "  page:   http://127.0.0.1:8005/  (search, trending, timelines, stories)"
 	@echo "  query:  $(LOCAL_ENV) .venv/bin/newsflow-query search 'your words'"
 	@echo "  ingest: drop .txt/.html files into .newsflow/inbox/ (logs in .newsflow/logs/)"
 	@echo "  stop:   make stop"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start or stop the four newsflow services in the background, against the local stack.
+# Start or stop the four newsflow services and newsflow-api (the page at :8005) in the background.
 #   deploy/local/services.sh start|stop|status
 # Logs: .newsflow/logs/<service>.log  PIDs: .newsflow/pids/<service>.pid
 set -euo pipefail
@@ -12,7 +12,7 @@ export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=${NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS:-127.
 export NEWSFLOW_ELASTICSEARCH_URL=${NEWSFLOW_ELASTICSEARCH_URL:-http://127.0.0.1:${NEWSFLOW_STACK_ES_PORT:-9200}}
 export NEWSFLOW_STATE_DIR=${NEWSFLOW_STATE_DIR:-$state/ingest}
 export NEWSFLOW_HTTP_HOST=${NEWSFLOW_HTTP_HOST:-127.0.0.1}
-unset NEWSFLOW_HTTP_PORT  # each service has its own default port (8001-8004) on one machine
+unset NEWSFLOW_HTTP_PORT  # each service has its own default port (8001-8005) on one machine
 
 running() { [ -f "$state/pids/$1.pid" ] && kill -0 "$(cat "$state/pids/$1.pid")" 2>/dev/null; }
 
@@ -60,9 +60,11 @@ case "${1:-}" in
     start enrich "$bin/newsflow-enrich"
     start index "$bin/newsflow-index"
     start ingest "$bin/newsflow-ingest" --watch "$state/inbox"
-    wait_healthy parse 8002 && wait_healthy enrich 8003 && wait_healthy index 8004 && wait_healthy ingest 8001
+    start api "$bin/newsflow-api"
+    wait_healthy parse 8002 && wait_healthy enrich 8003 && wait_healthy index 8004 && wait_healthy ingest 8001 \
+      && wait_healthy api 8005
     ;;
-  stop) for s in ingest parse enrich index; do stop "$s"; done ;;
-  status) for s in ingest parse enrich index; do running "$s" && echo "$s running" || echo "$s stopped"; done ;;
+  stop) for s in api ingest parse enrich index; do stop "$s"; done ;;
+  status) for s in ingest parse enrich index api; do running "$s" && echo "$s running" || echo "$s stopped"; done ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -1,7 +1,8 @@
 """newsflow-api: the analyst's questions over HTTP (aiohttp), described by an OpenAPI document.
 
-  GET /search  /entities/top  /trending  /entities/{name}/timeline  /entities/{name}/related
-      /clusters/{cluster_id}  /openapi.json  /healthz  /metrics
+  GET /search  /entities/top  /trending  /trends/{term}/history  /entities/{name}/timeline
+      /entities/{name}/related  /clusters/{cluster_id}  /openapi.json  /healthz  /metrics
+  GET /  the newsroom page (static files in newsflow_analyst/page, reading only the routes above)
 
 Answers are JSON. A bad parameter is a 400 with the reason; Elasticsearch away is a 503. The OpenAPI document
 is generated from the models that validate each request and answer (newsflow_analyst.contract).
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +29,8 @@ from newsflow_analyst.contract import (
     ClusterParams,
     EntityPath,
     ErrorAnswer,
+    HistoryAnswer,
+    HistoryParams,
     Params,
     RelatedAnswer,
     SearchAnswer,
@@ -100,6 +104,12 @@ async def trending(request: web.Request, p: Any) -> dict[str, Any]:
     return {"window": p.window, "trends": await queries.trending(client, alias, p.window, p.type, p.size)}
 
 
+async def history(request: web.Request, p: Any) -> dict[str, Any]:
+    client, alias = request.app[CLIENT], request.app[SETTINGS].trends_alias
+    points = await queries.term_history(client, alias, p.term, p.type, p.end, p.length, p.size)
+    return {"term": p.term, "length": p.length, "windows": points}
+
+
 async def timeline(request: web.Request, p: Any) -> dict[str, Any]:
     rows = await queries.timeline(*articles(request), p.name, p.interval, filters_of(p))
     return {"entity": p.name, "interval": p.interval, "periods": rows}
@@ -123,6 +133,10 @@ ROUTES: dict[str, Route] = {
     "/trending": Route(
         "Terms with the highest trend score in windows that ended within `window`, each once",
         TrendingParams, TrendingAnswer, trending, size=10,
+    ),
+    "/trends/{term}/history": Route(
+        "A term's counts in the windows of one length before and up to `end`, oldest first (a sparkline)",
+        HistoryParams, HistoryAnswer, history, size=12,
     ),
     "/entities/{name}/timeline": Route(
         "Articles naming the entity per hour or day", TimelineParams, TimelineAnswer, timeline
@@ -242,7 +256,30 @@ def make_api(client: AsyncElasticsearch, settings: ApiSettings, health: Health) 
         return web.json_response(document)
 
     app.router.add_get("/openapi.json", serve_openapi)
+    add_page(app)
     return app
+
+
+PAGE = Path(__file__).parent / "page"
+PAGE_POLICY = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+"""The page reads only this API: no inline script, nothing from another origin (no Elasticsearch from the browser)."""
+
+
+def add_page(app: web.Application) -> None:
+    """The newsroom page at / and its files under /page/; plain files, no build step."""
+
+    async def index(_: web.Request) -> web.StreamResponse:
+        return web.FileResponse(PAGE / "index.html", headers={"Content-Type": "text/html"})
+
+    app.router.add_get("/", index)
+    app.router.add_static("/page/", PAGE)
+    app.on_response_prepare.append(page_headers)
+
+
+async def page_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path == "/" or request.path.startswith("/page/"):
+        response.headers["Content-Security-Policy"] = PAGE_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 async def serve(settings: ApiSettings) -> None:

@@ -61,7 +61,7 @@ async def answer(client: AsyncElasticsearch, settings: Settings, args: argparse.
     if args.command == "top":
         return await queries.top_entities(client, articles, args.type, filters(args), args.size)
     if args.command == "trending":
-        return await queries.trending(client, settings.trends_alias, args.window, args.type, args.size, args.source)
+        return await queries.trending(client, settings.trends_alias, args.window, args.type, args.size)
     if args.command == "timeline":
         return await queries.timeline(client, articles, args.entity_name, args.interval, filters(args))
     if args.command == "related":

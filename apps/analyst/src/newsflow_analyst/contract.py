@@ -121,6 +121,31 @@ class TimelineParams(EntityPath):
     interval: Interval = Field(Interval.DAY, description="one period per hour or per day")
 
 
+_EXACT_TIME = re.compile(f"^{_DAY}{_TIME}$")
+
+
+def _exact_time(value: Any) -> Any:
+    if isinstance(value, str) and not _EXACT_TIME.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date or time (2024-05-07T10:00:00Z), as a trend row's window_end")
+    return value
+
+
+ExactTime = Annotated[
+    str,
+    BeforeValidator(_exact_time),
+    Field(examples=["2024-05-07T10:00:00Z"], json_schema_extra={"pattern": f"^{_DAY}{_TIME}$"}),
+]
+
+
+class HistoryParams(Params):
+    term: str = Field(min_length=1, description="the term as a trend row shows it")
+    type: TrendType | None = Field(None, description="only counts of the term as this kind")
+    end: ExactTime = Field(description="the end of the latest window: a trend row's window_end (no offset: UTC)")
+    length: int = Field(
+        3600, ge=60, le=90 * 86400, description="window length in seconds: a trend row's window_end - window_start"
+    )
+
+
 class ClusterParams(Params):
     cluster_id: str = Field(min_length=1, description="a story cluster, as search or another cluster shows it")
 
@@ -148,6 +173,7 @@ class ArticleRow(Answer):
     language: str | None = None
     published_at: str | None = None
     url: str | None = None
+    cluster_id: str | None = Field(None, description="the story cluster: open it at /clusters/{cluster_id}")
 
 
 class SearchHit(ArticleRow):
@@ -185,6 +211,19 @@ class TrendRow(Answer):
 class TrendingAnswer(Answer):
     window: Window
     trends: list[TrendRow]
+
+
+class HistoryPoint(Answer):
+    window_start: str
+    window_end: str
+    count: int | None = Field(description="null: no count stored for this window (below the emission threshold)")
+    score: float | None = None
+
+
+class HistoryAnswer(Answer):
+    term: str
+    length: int
+    windows: list[HistoryPoint] = Field(description="one per window, oldest first, each ending `length` apart")
 
 
 class Period(Answer):

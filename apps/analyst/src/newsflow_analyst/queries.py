@@ -16,11 +16,14 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
-SEARCH_FIELDS = ["article_id", "title", "section", "site_name", "source", "language", "published_at", "url"]
+SEARCH_FIELDS = [
+    "article_id", "title", "section", "site_name", "source", "language", "published_at", "url", "cluster_id"
+]  # fmt: skip
 ROLES = {"persons": "PERSON", "organizations": "ORG", "locations": "LOC"}
 """The keyword arrays of an article, and the entity type each holds."""
 INTERVALS = ("hour", "day")
@@ -296,6 +299,61 @@ async def trending(
         size=size,
     )
     return [hit["_source"] for hit in response["hits"]["hits"]]
+
+
+def history_ends(end: datetime, length: timedelta, size: int) -> list[datetime]:
+    """The ends of ``size`` windows of ``length`` one after the other, the last ending at ``end``, oldest first."""
+    try:
+        return [end - length * back for back in range(size - 1, -1, -1)]
+    except OverflowError as exc:
+        raise ValueError(f"end: {size} windows of {length} before {end} start before the year 1") from exc
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def history_points(ends: list[datetime], length: timedelta, stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One point per window end, oldest first: the stored window of exactly ``length`` there, or a null count."""
+    found = {
+        _instant(row["window_end"]): row
+        for row in stored
+        if _instant(row["window_end"]) - _instant(row["window_start"]) == length
+    }
+    points = []
+    for end in ends:
+        row = found.get(end, {})
+        start = (end - length).isoformat()
+        points.append({"window_start": start, "window_end": end.isoformat(), "count": row.get("count"),
+                       "score": row.get("score")})  # fmt: skip
+    return points
+
+
+async def term_history(
+    client: AsyncElasticsearch, alias: str, term: str, kind: str | None, end: str, length: int, size: int = 12
+) -> list[dict[str, Any]]:
+    """A term's counts in the ``size`` windows of ``length`` seconds ending at ``end`` and before: a sparkline.
+
+    Windows of one size slide (1 h windows every 15 min), so the points are the non-overlapping ones, a
+    window apart; windows of another size ending at the same instants are left out.
+    """
+    span = timedelta(seconds=length)
+    ends = history_ends(_instant(end), span, size)
+    clauses: list[dict[str, Any]] = [
+        {"term": {"term": term}},
+        {"bool": {"should": [{"range": {"window_end": {"gte": e.isoformat(), "lte": e.isoformat()}}} for e in ends],
+                  "minimum_should_match": 1}},
+    ]  # fmt: skip
+    if kind:
+        clauses.append({"term": {"type": kind}})
+    response = await client.search(
+        index=alias,
+        query={"bool": {"filter": clauses}},
+        source_includes=["window_start", "window_end", "count", "score"],
+        size=size * 4,  # other sizes of window may end at the same instants
+    )
+    return history_points(ends, span, [hit["_source"] for hit in response["hits"]["hits"]])
 
 
 async def timeline(
