@@ -1,7 +1,7 @@
 """What enrich learns from one article alone: language, entities, keywords, facts.
 
-Pure and CPU-bound, batch in, batch out: it runs in the worker processes of the enrich stage (:mod:`newsflow_enrich.jobs`),
-each of which loads the models once.
+Pure and CPU-bound, batch in, batch out: it runs in the enrich stage's worker processes
+(:mod:`newsflow_enrich.jobs`), each of which loads the models once.
 """
 
 from __future__ import annotations
