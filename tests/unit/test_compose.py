@@ -37,11 +37,10 @@ SERVICE_SETTINGS_MODULES = (
     "newsflow_enrich.settings",
     "newsflow_index.settings",
     "newsflow_analyst.settings",
+    "newsflow_ops.settings",
 )
-# Variables compose sets for readers that are being written beside this change: allowed before a settings model
-# has them. NEWSFLOW_STATUS_SERVICES (name=url,...): where `newsflow status` finds the services (apps/ops);
-# NEWSFLOW_WORKERS: the worker pools of parse and enrich (enrich reads it already).
-AGREED_VARIABLES = {"NEWSFLOW_STATUS_SERVICES", "NEWSFLOW_WORKERS"}
+AGREED_VARIABLES: set[str] = set()
+"""Variables compose may set before a settings model reads them (none: every one is read)."""
 EXPECTED_SERVICES = {
     "kafka",
     "elasticsearch",

@@ -24,6 +24,7 @@ from newsflow_common.cli import add_commands, command_parser, settings_help, tab
 from newsflow_common.logs import configure_logging
 from newsflow_common.settings import Settings
 from newsflow_ops.ledger import Report, build
+from newsflow_ops.settings import OpsSettings
 from newsflow_ops.status import (
     DEFAULT_SERVICES,
     Lag,
@@ -95,8 +96,8 @@ def balance_lines(report: Report, limit: int | None = None) -> list[str]:
     return lines
 
 
-async def status(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    services = dict(DEFAULT_SERVICES)
+async def status(settings: OpsSettings, args: argparse.Namespace) -> dict[str, Any]:
+    services = settings.services() or dict(DEFAULT_SERVICES)
     services.update(dict(item.split("=", 1) for item in args.service or ()))
     (lags, dlqs), statuses = await asyncio.gather(lags_and_dlqs(settings), services_status(services, args.interval))
     result: dict[str, Any] = {"lag": as_rows(lags), "services": as_rows(statuses), "dlq": dlqs}
@@ -133,7 +134,7 @@ def print_status(result: dict[str, Any]) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = OpsSettings()
     if args.command == "status":
         result = await status(settings, args)
         print(json.dumps(result, indent=2)) if args.json else print_status(result)
@@ -164,11 +165,11 @@ TOOLS = {
 
 
 def parser() -> argparse.ArgumentParser:
-    main_parser = command_parser("newsflow", __doc__ or "", Settings, "newsflow-ops")
+    main_parser = command_parser("newsflow", __doc__ or "", OpsSettings, "newsflow-ops")
     subs = add_commands(main_parser, {**OWN_COMMANDS, **{name: text for name, (_, text) in TOOLS.items()}})
     for name in OWN_COMMANDS:
         subs[name].add_argument("--json", action="store_true", help="JSON for programs instead of a table")
-        subs[name].epilog = settings_help(Settings)
+        subs[name].epilog = settings_help(OpsSettings)
     for name in ("ledger", "check"):
         subs[name].add_argument("--source", metavar="NAME", help="only this source")
     subs["ledger"].add_argument("--hourly", action="store_true", help="a row per source and hour")

@@ -9,7 +9,7 @@ as ``worker-died`` (a record that kills a worker twice is the record's fault, no
 Workers are spawned (no fork of a process with a running event loop and threads), exit with their service
 even when it is SIGKILLed, and are replaced after a number of calls so the memory a library leaks stays
 bounded. Their number defaults to the cores this process may use (its cgroup's CPU quota included), not
-the host's, and ``NEWSFLOW_WORKERS`` overrides it.
+the host's; ``NEWSFLOW_WORKERS`` (Settings.workers) overrides it.
 """
 
 from __future__ import annotations
@@ -85,10 +85,7 @@ def cgroup_cpus() -> float | None:
 
 
 def default_workers() -> int:
-    """NEWSFLOW_WORKERS, else the cores this process may run on, bounded by its cgroup's quota."""
-    configured = os.environ.get("NEWSFLOW_WORKERS", "").strip()
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
+    """The cores this process may run on, bounded by its cgroup's CPU quota (not the host's core count)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     quota = cgroup_cpus()
     return max(1, min(cores, math.ceil(quota) if quota else cores))

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = 8000
     """Port of /healthz and /metrics; 0 picks a free one."""
+    workers: int = 0
+    """Worker processes for a stage's CPU work; 0: the cores this process may use (its cgroup's CPU quota)."""
 
     kafka_bootstrap_servers: str = "localhost:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

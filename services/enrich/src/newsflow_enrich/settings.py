@@ -10,8 +10,6 @@ from newsflow_common.settings import Settings
 class EnrichSettings(Settings):
     http_port: int = 8003
 
-    workers: int = 0
-    """NER processes; 0: one per core."""
     batch_size: int = 32
     """Articles taken from the stream at once, at most (what has arrived: a batch never waits to fill)."""
     ner_languages: list[str] = Field(default_factory=lambda: ["en", "fr"])

@@ -24,7 +24,8 @@ class ParseStage(Stage[RawDocument]):
 
     async def start(self) -> None:
         # CPU work with a time limit, in worker processes: heartbeats and health keep answering meanwhile.
-        self.pool = WorkerPool(extract, self.settings.parse_timeout_seconds, self.settings.parse_workers)
+        workers = self.settings.parse_workers or self.settings.workers or None
+        self.pool = WorkerPool(extract, self.settings.parse_timeout_seconds, workers)
         await self.pool.warm_up()
         self.batch_size = 4 * self.pool.workers  # enough to keep every worker busy, few to redo after a crash
 
