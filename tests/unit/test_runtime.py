@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 
 from newsflow_common.dlq import Rejected
 from newsflow_common.pool import WorkerDied
+from newsflow_common.runtime import Sink
 from newsflow_common.stage import Outputs, Record, Stage
 from newsflow_schemas import ARTICLES, ENRICHED, Article, DeadLetter, EnrichedArticle, Message, dlq_of
 from tests.unit.runtime_harness import RecordingProducer, run_batch
@@ -142,11 +143,11 @@ async def test_a_broker_away_while_producing_is_retried_never_dead_lettered(erro
     assert [t for t, _ in producer.messages()] == [ENRICHED]
 
 
-async def test_a_bug_in_the_outputs_path_is_raised_not_hidden() -> None:
+async def test_an_output_failing_for_no_reason_of_the_surroundings_dead_letters_its_record() -> None:
     producer = RecordingProducer()
     producer.failures = [RuntimeError("not a broker failure")]
-    with pytest.raises(RuntimeError):
-        await run_batch(EchoStage(), [record(make_article().model_dump_json().encode())], producer)
+    [letter] = letters(await run_batch(EchoStage(), [record(make_article().model_dump_json().encode())], producer))
+    assert letter.error_kind == "unexpected:RuntimeError"
 
 
 def test_a_huge_message_is_dead_lettered_with_its_beginning_and_its_size() -> None:
@@ -207,3 +208,36 @@ def test_generated_poison_ends_as_outputs_or_a_dead_letter(
     sent = producer.messages()
     assert len(sent) == len(records)  # one outcome per record, none lost, none doubled
     assert sent[-1][0] == ENRICHED or any(t == ENRICHED and getattr(m, "article_id", "") == "good" for t, m in sent)
+
+
+class PickySink(Sink):
+    """Writes through the default Kafka sink, but raises (a bug, not the surroundings) on one article."""
+
+    async def write(self, outputs, records, producer, service):  # type: ignore[no-untyped-def]
+        if any(getattr(message, "article_id", "") == "a-bad" for outs in outputs for _, message in outs):
+            raise ValueError("the sink cannot take this one")
+        return await super().write(outputs, records, producer, service)
+
+
+async def test_a_record_whose_output_the_sink_cannot_write_is_dead_lettered_and_the_rest_written() -> None:
+    good, bad = make_article(article_id="a-good"), make_article(article_id="a-bad")
+    records = [record(bad.model_dump_json().encode(), 1), record(good.model_dump_json().encode(), 2)]
+    producer = await run_batch(EchoStage(), records, sink=PickySink())
+    [letter] = letters(producer)
+    assert (letter.error_kind, letter.offset) == ("unexpected:ValueError", 1)
+    assert [m.article_id for t, m in producer.messages() if t == ENRICHED] == ["a-good"]  # type: ignore[attr-defined]
+
+
+async def test_index_dead_letters_an_article_no_monthly_index_can_hold() -> None:
+    from newsflow_index.service import IndexStage
+    from newsflow_index.settings import IndexSettings
+
+    year_one = EnrichedArticle(
+        **make_article(published_at="0001-01-01T00:30:00+01:00").model_dump(), language="en", enriched_at=NOW
+    )
+    value = year_one.model_dump_json().encode()
+    producer = await run_batch(IndexStage(IndexSettings()), [Record(ENRICHED, 0, 5, b"a-1", value)])
+    [(topic, letter)] = producer.messages()
+    assert topic == dlq_of(ENRICHED)
+    assert isinstance(letter, DeadLetter)
+    assert letter.error_kind == "unexpected:OverflowError"

@@ -84,8 +84,8 @@ class Refusal:
 
     position: int
     """The record's position in the batch."""
-    kind: str
-    error: str
+    error: BaseException
+    """Why: a Rejected with the sink's kind, or what the write raised."""
 
 
 class Sink:
@@ -97,17 +97,20 @@ class Sink:
         """Write each record's outputs (``records[i]`` gave ``outputs[i]``; outputs past the records belong to
         none) and wait for the acks; returns the records refused for themselves; raises when the surroundings
         fail (the runtime retries)."""
-        pending = [
-            (
-                position,
-                await producer.send(
-                    topic, encode(message), key=message.key().encode(), headers=headers(message, service)
-                ),
-            )
-            for position, record_outputs in enumerate(outputs)
-            for topic, message in record_outputs
-        ]
-        return await acks(pending)
+        pending: list[tuple[int, asyncio.Future[Any]]] = []
+        refused: list[Refusal] = []
+        for position, record_outputs in enumerate(outputs):
+            for topic, message in record_outputs:
+                try:
+                    value, key = encode(message), message.key().encode()
+                    pending.append(
+                        (position, await producer.send(topic, value, key=key, headers=headers(message, service)))
+                    )
+                except Exception as exc:  # too large, not encodable: this record's own fault
+                    if is_surroundings_failure(exc):
+                        raise
+                    refused.append(Refusal(position, Rejected(f"kafka-{type(exc).__name__}", str(exc)[:500])))
+        return refused + await acks(pending)
 
 
 async def acks(pending: Sequence[tuple[int, asyncio.Future[Any]]]) -> list[Refusal]:
@@ -118,7 +121,7 @@ async def acks(pending: Sequence[tuple[int, asyncio.Future[Any]]]) -> list[Refus
         if isinstance(result, BaseException):
             if is_surroundings_failure(result) or not isinstance(result, KafkaError):
                 raise result
-            refusals[position] = Refusal(position, f"kafka-{type(result).__name__}", str(result))
+            refusals[position] = Refusal(position, Rejected(f"kafka-{type(result).__name__}", str(result)))
     return list(refusals.values())
 
 
@@ -247,19 +250,34 @@ class Runtime:
         consumed = [self.decode(record) for record in records]
         await self.transform([c for c in consumed if c.result is None])
         extra = await self.stage.after_batch()
-        outputs = [c.outputs for c in consumed] + [extra]
-        refusals = await self.retrying(
-            "write outputs", lambda: self.sink.write(outputs, records, self.producer, self.service)
-        )
-        for refusal in refusals:
+        for refusal in await self.write([c.outputs for c in consumed] + [extra], list(records)):
             if refusal.position < len(consumed):
-                consumed[refusal.position].result = Rejected(refusal.kind, refusal.error)
+                consumed[refusal.position].result = refusal.error
+            else:
+                log.error("an output of no single record was refused", kind=describe(refusal.error)[0])
         await self.dead_letters(consumed)
         await self.retrying("write state", lambda: self.stage.state_writes(self.producer))
         self.count(consumed, extra)
         elapsed = time.perf_counter() - started
         for _ in records:
             PROCESSING_SECONDS.labels(self.service).observe(elapsed / len(records))
+
+    async def write(self, outputs: list[Outputs], records: list[Record]) -> list[Refusal]:
+        """The sink's write, retried while the surroundings fail; when it raises anything else for the
+        batch, each record's outputs are written alone, and a record whose write raises is refused."""
+        try:
+            return await self.retrying(
+                "write outputs", lambda: self.sink.write(outputs, records, self.producer, self.service)
+            )
+        except Exception as exc:
+            if len(outputs) == 1:
+                return [Refusal(0, exc)]
+            log.warning("writing the batch failed; one record at a time", error=repr(exc)[:300])
+        refused: list[Refusal] = []
+        for position, record_outputs in enumerate(outputs):
+            alone = await self.write([record_outputs], records[position : position + 1])
+            refused += [Refusal(position, refusal.error) for refusal in alone]
+        return refused
 
     def decode(self, record: Record) -> Consumed:
         MESSAGES_IN.labels(self.service, record.topic).inc()

@@ -17,6 +17,7 @@ from elasticsearch import AsyncElasticsearch
 
 from newsflow_common import es
 from newsflow_common.cli import parse_command_line
+from newsflow_common.dlq import Rejected
 from newsflow_common.logs import get_logger
 from newsflow_common.metrics import ES_BULK_SECONDS
 from newsflow_common.runtime import Refusal, Sink, run_service
@@ -36,10 +37,16 @@ class IndexStage(Stage[Message]):
     inputs: ClassVar[Mapping[str, type[Message]]] = {ENRICHED: EnrichedArticle, TRENDS: TrendCount}
 
     def __init__(self, settings: IndexSettings) -> None:
+        self.settings = settings
         self.batch_size = settings.batch_size
 
     async def transform_one(self, message: Message) -> Outputs:
-        return [("elasticsearch", message)]
+        """Where the document goes: its monthly index (an article) or the trends alias; a date no month can
+        hold (year 1 in UTC, past 9999) raises here, so that record alone is dead-lettered."""
+        if isinstance(message, EnrichedArticle):
+            article_version(message)
+            return [(article_index(self.settings.articles_alias, message), message)]
+        return [(self.settings.trends_alias, message)]
 
     def ledger_outcome(self, record: Record) -> str | None:
         """Articles only: trends are not stories (a 409, an older version, counts as indexed: the article is)."""
@@ -56,7 +63,7 @@ class ElasticsearchSink(Sink):
         self, outputs: Sequence[Outputs], records: Sequence[Record], producer: AIOKafkaProducer, service: str
     ) -> list[Refusal]:
         actions, superseded = latest_versions(
-            [self.action(message, records[i], i) for i, outs in enumerate(outputs) for _, message in outs]
+            [self.action(index, message, records[i], i) for i, outs in enumerate(outputs) for index, message in outs]
         )
         stale = superseded
         refusals: list[Refusal] = []
@@ -65,17 +72,18 @@ class ElasticsearchSink(Sink):
             started = time.perf_counter()
             outcome = await bulk_once(self.client, planned)
             ES_BULK_SECONDS.labels(SERVICE).observe(time.perf_counter() - started)
-            refusals += [Refusal(r.action.position, f"elasticsearch-{r.status}", r.error) for r in outcome.refused]
+            refusals += [
+                Refusal(r.action.position, Rejected(f"elasticsearch-{r.status}", r.error)) for r in outcome.refused
+            ]
             stale += dropped + outcome.stale
         STALE_VERSIONS.labels(SERVICE).inc(stale)
         log.info("indexed batch", documents=len(actions), refused=len(refusals), stale=stale)
         return refusals
 
-    def action(self, message: Message, record: Record, position: int) -> Action:
-        if isinstance(message, EnrichedArticle):
-            index = article_index(self.settings.articles_alias, message)
-            return Action(index, message.key(), source(message), record, article_version(message), position)
-        return Action(self.settings.trends_alias, message.key(), source(message), record, None, position)
+    @staticmethod
+    def action(index: str, message: Message, record: Record, position: int) -> Action:
+        version = article_version(message) if isinstance(message, EnrichedArticle) else None
+        return Action(index, message.key(), source(message), record, version, position)
 
 
 def source(message: Message) -> dict[str, Any]:
