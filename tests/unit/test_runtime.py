@@ -145,7 +145,7 @@ async def test_a_broker_away_while_producing_is_retried_never_dead_lettered(erro
 
 async def test_an_output_failing_for_no_reason_of_the_surroundings_dead_letters_its_record() -> None:
     producer = RecordingProducer()
-    producer.failures = [RuntimeError("not a broker failure")]
+    producer.failures = [RuntimeError("not a broker failure")] * 2  # with the batch, then alone
     [letter] = letters(await run_batch(EchoStage(), [record(make_article().model_dump_json().encode())], producer))
     assert letter.error_kind == "unexpected:RuntimeError"
 
