@@ -1,4 +1,4 @@
-"""Retry a transient failure with exponential backoff and jitter, forever or until shutdown."""
+"""Retry a transient failure with exponential backoff and jitter, forever (cancel the task to stop it)."""
 
 from __future__ import annotations
 

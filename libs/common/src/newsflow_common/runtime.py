@@ -47,10 +47,9 @@ from newsflow_common.metrics import (
     MESSAGES_IN,
     MESSAGES_OUT,
     PROCESSING_SECONDS,
-    RETRIES,
 )
 from newsflow_common.pool import WorkerDied, WorkerFailure
-from newsflow_common.retry import backoff_delay
+from newsflow_common.retry import retry_forever
 from newsflow_common.settings import Settings
 from newsflow_common.stage import UNKNOWN_SOURCE, Output, Outputs, Record, Result, Stage, decode_record, source_of
 from newsflow_schemas import Message, dlq_of, encode, headers
@@ -153,7 +152,6 @@ class Runtime:
         self.sink = sink or Sink()
         self.service = stage.name
         self._retrying = False
-        self._attempts: dict[str, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Batch after batch until ``stop``; the batch in hand is finished and committed first."""
@@ -303,21 +301,21 @@ class Runtime:
 
     async def transform_all(self, messages: Sequence[Any]) -> Sequence[Result]:
         """The stage's transform; one that raises for the whole batch is asked again one message at a time."""
-        while True:
-            try:
-                results = await self.stage.transform(messages)
-            except Exception as exc:
-                if is_surroundings_failure(exc):
-                    await self.backoff("transform", exc)
-                    continue
-                if len(messages) == 1:
-                    return [exc]
-                log.warning("batch failed; one record at a time", error=repr(exc)[:300], size=len(messages))
-                return [r for message in messages for r in await self.transform_all([message])]
-            if not any(isinstance(r, BaseException) and is_surroundings_failure(r) for r in results):
-                self.recovered("transform")
-                return results
-            await self.backoff("transform", next(r for r in results if isinstance(r, BaseException)))
+        try:
+            return await self.retrying("transform", lambda: self.transform_once(messages))
+        except Exception as exc:  # not the surroundings: find the record it belongs to
+            if len(messages) == 1:
+                return [exc]
+            log.warning("batch failed; one record at a time", error=repr(exc)[:300], size=len(messages))
+            return [r for message in messages for r in await self.transform_all([message])]
+
+    async def transform_once(self, messages: Sequence[Any]) -> Sequence[Result]:
+        """The results, unless one of them is a failure of the surroundings: then it is raised, to retry."""
+        results = await self.stage.transform(messages)
+        for result in results:
+            if isinstance(result, BaseException) and is_surroundings_failure(result):
+                raise result
+        return results
 
     async def dead_letters(self, consumed: Sequence[Consumed]) -> None:
         """Every failed record to its topic's DLQ, with the reason; acked before the commit."""
@@ -380,33 +378,21 @@ class Runtime:
                 CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, highwater - position))
 
     async def retrying(self, name: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """``operation`` until it succeeds; the surroundings' failures wait with backoff, others raise."""
-        while True:
-            try:
-                result = await operation()
-            except Exception as exc:
-                if not is_surroundings_failure(exc):
-                    raise
-                await self.backoff(name, exc)
-                continue
-            self.recovered(name)
-            return result
-
-    async def backoff(self, name: str, exc: BaseException) -> None:
-        RETRIES.labels(self.service, name).inc()
-        self.health.degraded(dependency_of(exc), f"{name}: {exc!r}"[:200])
-        self._retrying = True
-        self._attempts[name] = attempt = self._attempts.get(name, 0) + 1
-        delay = backoff_delay(attempt)
-        log.warning("retrying", operation=name, delay=round(delay, 2), error=repr(exc)[:300])
-        await asyncio.sleep(delay)
-
-    def recovered(self, name: str) -> None:
-        if self._attempts.pop(name, None) is not None:
+        """``operation`` until it succeeds; the surroundings' failures wait with backoff (the partitions pause
+        and /healthz says degraded meanwhile), anything else is raised."""
+        result = await retry_forever(
+            operation, transient=is_surroundings_failure, service=self.service, name=name, on_failure=self.failing
+        )
+        if self._retrying:
             self._retrying = False
             for check in ("kafka", "elasticsearch"):
                 if check in self.health.checks:
                     self.health.ok(check)
+        return result
+
+    def failing(self, exc: BaseException) -> None:
+        self.health.degraded(dependency_of(exc), repr(exc)[:200])
+        self._retrying = True
 
     async def while_polling(self, work: Awaitable[None]) -> None:
         """Await ``work``; while it is held up by a retry, keep the group membership with empty polls.
@@ -494,18 +480,10 @@ async def serve(
 
 
 async def start_all(producer: AIOKafkaProducer, stages: Sequence[Stage[Any]], service: str) -> None:
-    """The producer connected (retried while the broker is away) and every stage started."""
-    while True:
-        try:
-            await producer.start()
-            break
-        except Exception as exc:
-            if not is_surroundings_failure(exc):
-                raise
-            log.warning("broker unreachable; retrying", error=repr(exc)[:200])
-            await asyncio.sleep(backoff_delay(3))
+    """The producer connected and every stage started, each retried while the broker is away."""
+    await retry_forever(producer.start, transient=is_surroundings_failure, service=service, name="connect")
     for stage in stages:
-        await stage.start()
+        await retry_forever(stage.start, transient=is_surroundings_failure, service=service, name="start")
 
 
 async def until_stopped(stop: asyncio.Event, work: Awaitable[None]) -> bool:

@@ -89,7 +89,7 @@ class Stage(ABC, Generic[In]):
     """Records taken at once: their transforms overlap (worker pools), their outputs are acked together."""
 
     async def start(self) -> None:
-        """Load models, start worker pools: before the first record."""
+        """Load models, start worker pools: before the first record (retried while the broker is away)."""
 
     async def close(self) -> None:
         """Stop worker pools: after the last commit."""

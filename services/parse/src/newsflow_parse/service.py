@@ -24,8 +24,9 @@ class ParseStage(Stage[RawDocument]):
 
     async def start(self) -> None:
         # CPU work with a time limit, in worker processes: heartbeats and health keep answering meanwhile.
-        workers = self.settings.parse_workers or self.settings.workers or None
-        self.pool = WorkerPool(extract, self.settings.parse_timeout_seconds, workers)
+        if self.pool is None:  # start() is retried while the broker is away
+            workers = self.settings.parse_workers or self.settings.workers or None
+            self.pool = WorkerPool(extract, self.settings.parse_timeout_seconds, workers)
         await self.pool.warm_up()
         self.batch_size = 4 * self.pool.workers  # enough to keep every worker busy, few to redo after a crash
 
