@@ -152,6 +152,9 @@ class Runtime:
         self.sink = sink or Sink()
         self.service = stage.name
         self._retrying = False
+        self.newly_assigned: list[tuple[str, int]] | None = None
+        """Partitions a rebalance gave, not yet told to the stage: it is told between batches, never in the
+        middle of one (aiokafka runs the rebalance listener in a task of its own)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Batch after batch until ``stop``; the batch in hand is finished and committed first."""
@@ -243,6 +246,9 @@ class Runtime:
 
     async def process(self, records: Sequence[Record]) -> None:
         """A batch to the end: each record's outputs acknowledged or its dead letter, then the state."""
+        if self.newly_assigned is not None:  # a stateful stage restores the state of what it now holds
+            partitions, self.newly_assigned = self.newly_assigned, None
+            await self.retrying("restore state", lambda: self.stage.assigned(partitions))
         started = time.perf_counter()
         BATCH_SIZE.labels(self.service).observe(len(records))
         consumed = [self.decode(record) for record in records]
@@ -423,7 +429,7 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Any) -> None:
         partitions = sorted((tp.topic, tp.partition) for tp in assigned)
         log.info("partitions assigned", partitions=[f"{t}:{p}" for t, p in partitions])
-        await self.runtime.retrying("restore state", lambda: self.runtime.stage.assigned(partitions))
+        self.runtime.newly_assigned = partitions
 
 
 def describe(error: BaseException) -> tuple[str, str]:
