@@ -72,7 +72,7 @@ from newsflow_schemas import (  # noqa: E402
     decode,
     dlq_of,
 )
-from tests.integration.harness import BIN, Service, wait_until  # noqa: E402
+from tests.integration.harness import BIN, Kafka, Service, wait_until  # noqa: E402
 
 WAVES = 5
 OUTAGE_SECONDS = 30
@@ -162,19 +162,6 @@ async def _commit_earliest(bootstrap: str, group: str, member: str, topics: list
         except KafkaError:  # a rebalance raced the commit: try again
             return None
         return {t: sum(end[tp] - earliest[tp] for tp in partitions if tp.topic == t) for t in topics}
-    finally:
-        await consumer.stop()
-
-
-async def _lag(bootstrap: str, group: str, topics: list[str]) -> int:
-    """Records of ``topics`` the group has not committed yet."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = await _partitions(consumer, topics)
-        end = await consumer.end_offsets(partitions)
-        committed = [await consumer.committed(tp) or 0 for tp in partitions]
-        return sum(end[tp] for tp in partitions) - sum(committed)
     finally:
         await consumer.stop()
 
@@ -510,7 +497,7 @@ GROUPS = {
 
 def pipeline_idle(run: Run) -> bool:
     """Every stage's group has committed everything of its input: nothing more is coming."""
-    return all(asyncio.run(_lag(run.bootstrap, group, topics)) == 0 for group, topics in GROUPS.items())
+    return all(Kafka(run.bootstrap).lag(group, topics) == 0 for group, topics in GROUPS.items())
 
 
 def wait_drained(run: Run, expected: set[str], quiet_seconds: float = 20, stall_seconds: float = 180) -> str | None:
@@ -533,7 +520,7 @@ def wait_drained(run: Run, expected: set[str], quiet_seconds: float = 20, stall_
         if time.monotonic() - moved > quiet_seconds and pipeline_idle(run):
             return f"every stage idle, its input committed to the end, at {count} of {len(expected)} articles"
         if time.monotonic() - moved > stall_seconds:
-            lags = {group: asyncio.run(_lag(run.bootstrap, group, topics)) for group, topics in GROUPS.items()}
+            lags = {group: Kafka(run.bootstrap).lag(group, topics) for group, topics in GROUPS.items()}
             return f"nothing indexed for {stall_seconds:.0f} s, at {count} of {len(expected)} articles; lag {lags}"
         time.sleep(2.0)
 
@@ -588,7 +575,7 @@ def replay_index(run: Run) -> Row:
 
     def replayed() -> bool:
         read = index.metric("newsflow_messages_in_total", service="index", topic=ENRICHED)
-        return read >= records[ENRICHED] and asyncio.run(_lag(run.bootstrap, INDEX_GROUP, topics)) == 0
+        return read >= records[ENRICHED] and Kafka(run.bootstrap).lag(INDEX_GROUP, topics) == 0
 
     run.wait(replayed, 300, "index to replay its topics", interval=1.0)
     stale = index.metric("newsflow_index_stale_versions_total", service="index")

@@ -143,6 +143,21 @@ class Kafka:
         finally:
             await producer.stop()
 
+    def lag(self, group: str, topics: list[str]) -> int:
+        """Records of ``topics`` the group has not committed yet (0: it is done with everything so far)."""
+        return asyncio.run(self._lag(group, topics))
+
+    async def _lag(self, group: str, topics: list[str]) -> int:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            await consumer.topics()  # loads the metadata of every topic
+            partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+            end = await consumer.end_offsets(partitions)
+            return sum(end[tp] - (await consumer.committed(tp) or 0) for tp in partitions)
+        finally:
+            await consumer.stop()
+
     def read(self, topic: str) -> list[dict[str, Any]]:
         """Every record of a topic from the beginning, as dicts with the decoded JSON value."""
         return asyncio.run(self._read(topic))
