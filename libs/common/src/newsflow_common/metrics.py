@@ -50,7 +50,12 @@ MESSAGES_OUT = Counter("newsflow_messages_out_total", "Messages produced or docu
 ERRORS = Counter("newsflow_errors_total", "Failures by kind, retried or dead-lettered", ["service", "kind"])
 DEAD_LETTERS = Counter("newsflow_dead_letters_total", "Messages sent to a DLQ", ["service", "topic", "kind"])
 RETRIES = Counter("newsflow_retries_total", "Retries of a transient failure", ["service", "operation"])
-PROCESSING_SECONDS = Histogram("newsflow_processing_seconds", "Time to process one message", ["service"])
+PROCESSING_SECONDS = Histogram(
+    "newsflow_record_processing_seconds",
+    "Time to process one record, in every stage: its batch's time (transforms, outputs and acks, dead letters, "
+    "state) divided by the batch's records",
+    ["service"],
+)
 HEALTHY = Gauge("newsflow_healthy", "1 when the service is healthy, 0 when degraded", ["service"])
 
 # The Prometheus side of the completeness ledger: one increment per input where its fate is decided.
@@ -62,12 +67,12 @@ LEDGER = SourceBoundedCounter(
     ["stage", "source", "outcome"],
 )
 CONSUMER_LAG = Gauge(
-    "newsflow_consumer_lag",
-    "Records behind the partition's end (highwater minus position)",
+    "newsflow_consumer_lag_records",
+    "Records behind the partition's end after the last commit (highwater minus committed offset)",
     ["service", "topic", "partition"],
 )
 BATCH_SIZE = Histogram(
-    "newsflow_batch_size",
+    "newsflow_batch_records",
     "Records per consumed batch",
     ["service"],
     buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),

@@ -12,7 +12,7 @@ LATE_ARTICLES = Counter(
 )
 WINDOWS_CLOSED = Counter("newsflow_enrich_windows_closed_total", "Trend windows closed and emitted", ["window"])
 NO_NER = Counter("newsflow_enrich_no_ner_total", "Articles in a language NER does not read", ["language"])
-SIGNATURES = Gauge("newsflow_enrich_signatures", "MinHash signatures held for duplicate detection")
+SIGNATURES = Gauge("newsflow_enrich_signatures_records", "MinHash signatures held for duplicate detection")
 FUTURE_DATES = Counter(
     "newsflow_enrich_future_dates_clamped_total", "Articles dated after they were received: counted at arrival"
 )
