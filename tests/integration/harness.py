@@ -154,7 +154,8 @@ class Kafka:
             await consumer.topics()  # loads the metadata of every topic
             partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
             end = await consumer.end_offsets(partitions)
-            return sum(end[tp] - (await consumer.committed(tp) or 0) for tp in partitions)
+            committed = [await consumer.committed(tp) or 0 for tp in partitions]
+            return sum(end[tp] for tp in partitions) - sum(committed)
         finally:
             await consumer.stop()
 
