@@ -91,8 +91,10 @@ function articleItem(hit) {
 // --- search -------------------------------------------------------------------------------------------------
 
 const FILTERS = ["q", "section", "site", "language", "entity", "since", "until"];
+let searchShown = 0; // which search the list belongs to: an answer to an earlier one arriving late is dropped
 
 async function showSearch(params) {
+  const shown = ++searchShown;
   const section = document.getElementById("search");
   const form = document.getElementById("search-form");
   const [status, results, more] = [section.querySelector(".status"), section.querySelector(".results"), section.querySelector(".more")];
@@ -105,7 +107,7 @@ async function showSearch(params) {
 
   async function page(after) {
     const answer = await loading(status, () => api("/search", { ...asked, after, size: 10 }));
-    if (!answer) return;
+    if (!answer || shown !== searchShown) return;
     answer.hits.forEach((hit) => results.append(articleItem(hit)));
     more.hidden = !answer.next;
     more.onclick = () => page(answer.next);
