@@ -208,9 +208,11 @@ async def search(
     """
     filters = await resolve(client, alias, filters)
     must = [{"multi_match": {"query": text, "fields": ["title^2", "summary", "body"]}}] if text else []
-    newest = {"published_at": {"order": "desc", "missing": "_last"}}
+    # unmapped_type: an index of the alias that holds no article yet has no mapping to sort on; without it
+    # Elasticsearch refuses the whole search (search_phase_execution_exception).
+    newest = {"published_at": {"order": "desc", "missing": "_last", "unmapped_type": "date"}}
     sort: list[Any] = ["_score", newest] if text else [newest]
-    sort.append({"article_id": "asc"})  # a unique tiebreaker, so search_after never skips nor repeats
+    sort.append({"article_id": {"order": "asc", "unmapped_type": "keyword"}})  # unique: search_after never skips
     response = await client.search(
         index=alias,
         query={"bool": {"must": must, "filter": filters.clauses()}},
@@ -406,7 +408,10 @@ async def cluster(client: AsyncElasticsearch, alias: str, cluster_id: str, size:
     response = await client.search(
         index=alias,
         query={"bool": {"filter": [{"term": {"cluster_id": cluster_id}}]}},
-        sort=[{"published_at": {"order": "asc", "missing": "_last"}}, {"article_id": "asc"}],
+        sort=[
+            {"published_at": {"order": "asc", "missing": "_last", "unmapped_type": "date"}},
+            {"article_id": {"order": "asc", "unmapped_type": "keyword"}},
+        ],
         source_includes=[*SEARCH_FIELDS, "duplicate_of"],
         size=size,
     )
