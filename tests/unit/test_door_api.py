@@ -20,21 +20,12 @@ from newsflow_ingest.ingestor import Ingestor
 from newsflow_ingest.seen import SeenStore
 from newsflow_ingest.settings import IngestSettings
 from newsflow_ingest.ssrf import Guard, parse_allow
+from tests.unit.test_ingest_api import RecordingProducer
 
 TOKEN = "door-token-4b1d"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MAX_REQUEST = 8 * 1024 * 1024
 MAX_DOCUMENT = 5 * 1024 * 1024
-
-
-class RecordingProducer:
-    """Stands in for the Kafka producer: this is the HTTP side (the integration tests use the stand-in)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    async def send_and_wait(self, topic: str, value: bytes, key: bytes, headers: Any) -> None:
-        self.sent.append((topic, json.loads(value)))
 
 
 @pytest.fixture
