@@ -443,10 +443,7 @@ def wave_elasticsearch_away(run: Run, wave: Wave, inbox: Path) -> None:
         if degraded_after is None and index.get("/healthz")[0] == 503:
             degraded_after = time.monotonic() - stopped
         time.sleep(0.5)
-    retries = sum(
-        index.metric("newsflow_retries_total", service="index", operation=f"elasticsearch {what}")
-        for what in ("bulk", "lookup")
-    )
+    retries = index.metric("newsflow_retries_total", service="index", operation="write outputs")
     noida(run.stack_dir, "start", "elasticsearch")
     back = time.monotonic()
     run.wait(index.healthy, 180, "index to report ok after Elasticsearch came back")
