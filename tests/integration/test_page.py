@@ -117,6 +117,9 @@ def known(pipeline: dict[str, Service], kafka: Kafka, es: Elasticsearch) -> Know
         return bool(articles == len(data.articles) and trends == 6)
 
     wait_until(indexed, 120, f"{len(data.articles)} articles and 6 trends indexed")
+    # The stand-in refuses a search while it is indexing (search_phase_execution_exception, decision 001): the
+    # page is looked at once index has taken everything earlier tests sent.
+    wait_until(lambda: kafka.lag("newsflow-index", ["news.enriched.v1", "news.trends.v1"]) == 0, 180, "index idle")
     return data
 
 
