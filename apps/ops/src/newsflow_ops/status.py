@@ -24,9 +24,14 @@ from newsflow_common import kafka
 from newsflow_common.progress import Progress
 from newsflow_common.settings import Settings
 from newsflow_ops.ledger import LEDGER_TOPICS, Fact, Indexed, facts_of
-from newsflow_schemas import ARTICLES, ENRICHED, LINKS, RAW, TRENDS, registry
+from newsflow_schemas import ANALYSED, ARTICLES, ENRICHED, LINKS, RAW, TRENDS, registry
 
-GROUPS = {"newsflow-parse": [RAW], "newsflow-enrich": [ARTICLES], "newsflow-index": [ENRICHED, TRENDS]}
+GROUPS = {
+    "newsflow-parse": [RAW],
+    "newsflow-enrich": [ARTICLES],
+    "newsflow-enrich-state": [ANALYSED],
+    "newsflow-index": [ENRICHED, TRENDS],
+}
 """The consumer groups of the pipeline and the topics each reads; ingest's (links) is shown when it exists."""
 OPTIONAL_GROUPS = {"newsflow-ingest": [LINKS]}
 DEFAULT_SERVICES = {
