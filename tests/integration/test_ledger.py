@@ -19,7 +19,7 @@ from tests.integration.harness import BIN, Kafka, Service, free_port, indexed, w
 
 pytestmark = pytest.mark.integration
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64)
-GROUPS = {"newsflow-parse", "newsflow-enrich", "newsflow-index"}
+GROUPS = {"newsflow-parse", "newsflow-enrich", "newsflow-enrich-state", "newsflow-index"}
 
 
 def newsflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -128,7 +128,7 @@ def test_status_shows_the_groups_drained_the_services_and_the_dlqs(
         behind = sum(row["lag"] for row in status["lag"] if row["group"] in GROUPS)
         return status if groups >= GROUPS and behind == 0 else None
 
-    status = wait_until(drained, 90, "the three consumer groups to drain (lag 0)")
+    status = wait_until(drained, 90, "the pipeline's consumer groups to drain (lag 0)")
     health = {row["name"]: row["health"] for row in status["services"]}
     assert {name: health[name] for name in pipeline} == dict.fromkeys(pipeline, "ok")
     assert health["ingest"] == "unreachable"  # said, not hidden
