@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError,
 from aiokafka.helpers import create_ssl_context
 
 from newsflow_common.settings import Settings
-from newsflow_schemas import Message, Topic, encode, headers
+from newsflow_schemas import Topic
 
 
 def is_transient_kafka_error(exc: BaseException) -> bool:
@@ -71,11 +71,6 @@ def consumer(settings: Settings, service: str, *topics: str) -> AIOKafkaConsumer
     )
 
 
-async def send(producer: AIOKafkaProducer, topic: str, message: Message, service: str) -> None:
-    """Produce one message and wait for the broker's ack."""
-    await producer.send_and_wait(topic, encode(message), key=message.key().encode(), headers=headers(message, service))
-
-
 def topic_configs(settings: Settings, topic: Topic) -> dict[str, str]:
     """The topic's registry configs, and a size bound that fits what our producers may send.
 
@@ -83,29 +78,33 @@ def topic_configs(settings: Settings, topic: Topic) -> dict[str, str]:
     4 MiB of a huge original, base64). Below that, a broker refuses the dead letter and the stage that
     wrote it stops on the record it cannot get past. The fifth on top is room for the batch overhead.
     """
-    max_bytes = settings.kafka_max_request_bytes + settings.kafka_max_request_bytes // 5
-    return {**topic.kafka_config(), "max.message.bytes": str(max_bytes)}
+    return {**topic.kafka_config(), "max.message.bytes": max_message_bytes(settings)}
+
+
+def max_message_bytes(settings: Settings) -> str:
+    """The bound every newsflow topic takes (registry topics and state changelogs alike)."""
+    return str(settings.kafka_max_request_bytes + settings.kafka_max_request_bytes // 5)
 
 
 async def ensure_topics(settings: Settings, topics: list[Topic]) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+    """Create the registry topics that do not exist yet; returns the names created."""
+    new = [
+        NewTopic(t.name, t.partitions, settings.kafka_replication_factor, topic_configs=topic_configs(settings, t))
+        for t in topics
+    ]
+    return await create_missing(settings, new)
+
+
+async def create_missing(settings: Settings, topics: list[NewTopic]) -> list[str]:
+    """Create the topics that do not exist yet (another job creating them meanwhile is fine); the names created."""
     admin = AIOKafkaAdminClient(**connection_kwargs(settings), client_id="newsflow-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t.name not in existing]
-        new = [
-            NewTopic(
-                t.name,
-                num_partitions=t.partitions,
-                replication_factor=settings.kafka_replication_factor,
-                topic_configs=topic_configs(settings, t),
-            )
-            for t in missing
-        ]
-        if new:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another job created them meanwhile: fine
-                await admin.create_topics(new)
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
         return [t.name for t in missing]
     finally:
         await admin.close()

@@ -15,16 +15,14 @@ one-partition topic (decision 006 says why).
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import NewTopic
 
-from newsflow_common.kafka import connection_kwargs
+from newsflow_common.kafka import connection_kwargs, create_missing, max_message_bytes
 from newsflow_common.logs import get_logger
 from newsflow_common.settings import Settings
 
@@ -67,16 +65,9 @@ class StateStore:
 
     async def ensure_topic(self, partitions: int) -> None:
         """Create the compacted changelog when it does not exist yet."""
-        admin = AIOKafkaAdminClient(**connection_kwargs(self.settings), client_id="newsflow-state")
-        await admin.start()
-        try:
-            if self.topic not in await admin.list_topics():
-                config = {"cleanup.policy": "compact", "max.message.bytes": str(self.settings.kafka_max_request_bytes)}
-                new = NewTopic(self.topic, partitions, self.settings.kafka_replication_factor, topic_configs=config)
-                with contextlib.suppress(TopicAlreadyExistsError):  # another replica created it meanwhile
-                    await admin.create_topics([new])
-        finally:
-            await admin.close()
+        config = {"cleanup.policy": "compact", "max.message.bytes": max_message_bytes(self.settings)}
+        changelog = NewTopic(self.topic, partitions, self.settings.kafka_replication_factor, topic_configs=config)
+        await create_missing(self.settings, [changelog])
 
     async def restore(self) -> int:
         """Rebuild the tables from the changelog's start; returns the changes read."""
@@ -107,14 +98,19 @@ class StateStore:
         return read
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
-        name, _, item = (key or b"").decode().partition("|")
-        table = self.tables.get(name)
-        if table is None:
-            return
-        if value is None:
-            table.data.pop(item, None)
-        else:
-            table.data[item] = json.loads(value)
+        """One change, read back. A record newsflow did not write (not UTF-8, not JSON) is skipped and said:
+        it must not keep the state stage from starting, at every restart."""
+        try:
+            name, _, item = (key or b"").decode().partition("|")
+            table = self.tables.get(name)
+            if table is None:
+                return
+            if value is None:
+                table.data.pop(item, None)
+            else:
+                table.data[item] = json.loads(value)
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError alike
+            log.warning("changelog record skipped", topic=self.topic, key=repr(key)[:100], error=repr(exc)[:200])
 
     async def flush(self, producer: AIOKafkaProducer) -> int:
         """Produce every change since the last flush and wait for the acks; returns how many."""

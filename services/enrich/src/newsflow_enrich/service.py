@@ -91,7 +91,8 @@ class AnalyseStage(Stage[Article]):
         groups = [[todo[i] for i in group] for group in chunks([messages[i] for i in todo], self.pool.workers)]
         settings, now = self.settings, datetime.now(UTC)
         options = (frozenset(settings.ner_languages), settings.ner_lead_chars, settings.ner_max_chars, now)
-        parts = await _gather([self.pool.run([messages[i] for i in group], *options) for group in groups])
+        calls = [self.pool.run([messages[i] for i in group], *options) for group in groups]
+        parts = await asyncio.gather(*calls, return_exceptions=True)
         for group, part in zip(groups, parts, strict=True):
             for position, index in enumerate(group):
                 if isinstance(part, BaseException):
@@ -99,10 +100,6 @@ class AnalyseStage(Stage[Article]):
                 else:
                     results[index] = [(ANALYSED, part[position])]
         return results
-
-
-async def _gather(calls: Sequence[Any]) -> list[Any]:
-    return list(await asyncio.gather(*calls, return_exceptions=True))
 
 
 class InlinePool:
