@@ -9,15 +9,18 @@ from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from newsflow_common.dlq import Rejected
+from newsflow_common.health import Health
 from newsflow_common.pool import WorkerDied
-from newsflow_common.runtime import Sink
-from newsflow_common.stage import Outputs, Record, Stage
+from newsflow_common.runtime import Runtime, Sink
+from newsflow_common.settings import Settings
+from newsflow_common.stage import Outputs, Record, Result, Stage
 from newsflow_schemas import ARTICLES, ENRICHED, Article, DeadLetter, EnrichedArticle, Message, dlq_of
 from tests.unit.runtime_harness import RecordingProducer, run_batch
 
@@ -241,3 +244,60 @@ async def test_index_dead_letters_an_article_no_monthly_index_can_hold() -> None
     assert topic == dlq_of(ENRICHED)
     assert isinstance(letter, DeadLetter)
     assert letter.error_kind == "unexpected:OverflowError"
+
+
+class QuietConsumer:
+    """aiokafka's consumer as the runtime uses it around a batch: positions, highwaters, pause and resume."""
+
+    def __init__(self, positions: dict[TopicPartition, int], highwaters: dict[TopicPartition, int | None]) -> None:
+        self.positions, self.highwaters = positions, highwaters
+        self.paused_while_processing: set[TopicPartition] = set()
+        self._paused: set[TopicPartition] = set()
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.positions)
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.positions[tp]
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.highwaters[tp]
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self._paused.update(partitions)
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self._paused.difference_update(partitions)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self._paused)
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        pass
+
+
+class WatchingStage(EchoStage):
+    """Notes which partitions were paused while its batch was being transformed."""
+
+    consumer: QuietConsumer
+
+    async def transform(self, messages: Sequence[Article]) -> Sequence[Result]:
+        self.consumer.paused_while_processing = self.consumer.paused()
+        return await super().transform(messages)
+
+
+async def test_while_a_batch_is_processed_only_partitions_with_records_left_to_fetch_stay_open() -> None:
+    """A caught-up partition is not fetched again and again while the batch is worked on (the local stand-in
+    answers an empty fetch at once: it cost a core's worth of fetch requests); one with records behind its
+    position is, so the next batch is ready."""
+    behind, caught_up, unknown = (TopicPartition(ARTICLES, p) for p in range(3))
+    consumer = QuietConsumer({behind: 43, caught_up: 10, unknown: 0}, {behind: 500, caught_up: 10, unknown: None})
+    stage = WatchingStage()
+    stage.consumer = consumer
+    runtime = Runtime(stage, Settings(), Health(stage.name), RecordingProducer())  # type: ignore[arg-type]
+    runtime.consumer = consumer  # type: ignore[assignment]
+    value = make_article().model_dump_json().encode()
+    message = SimpleNamespace(topic=ARTICLES, partition=0, offset=42, key=b"a-1", value=value, headers=[])
+    await runtime.handle({behind: [message]})
+    assert consumer.paused_while_processing == {caught_up}
+    assert consumer.paused() == set(), "every partition is open again for the next poll"

@@ -64,7 +64,8 @@ they rest (paused) for IDLE_PAUSE_SECONDS. aiokafka fetches in the background wh
 the local stand-in answers a fetch at once instead of holding it (decision 001): an open idle consumer
 fetched in a tight loop, most of a core (78% measured); resting it, 3%. It costs at most 0.1 s of latency
 per stage; against a real broker, which holds fetches, the cycle sends ten fetches a second per idle consumer.
-While a batch is processed the partitions are open, so the next batch is fetched meanwhile."""
+While a batch is processed the partitions with records left to fetch are open, so the next batch is fetched
+meanwhile; the caught-up ones rest."""
 
 
 def is_surroundings_failure(exc: BaseException) -> bool:
@@ -182,8 +183,24 @@ class Runtime:
 
     async def handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         records = [Record.of(message) for messages in batch.values() for message in messages]
-        await self.while_polling(self.process(records))
+        caught_up = await self.caught_up()
+        self.consumer.pause(*caught_up)
+        try:
+            await self.while_polling(self.process(records))
+        finally:
+            self.consumer.resume(*(tp for tp in caught_up if tp in self.consumer.assignment()))
         await self.commit(records)
+
+    async def caught_up(self) -> list[TopicPartition]:
+        """Partitions with nothing left to fetch, as far as the last fetch told: while a batch is processed
+        only the others stay open (to fetch the next batch), so a caught-up one is not fetched for nothing
+        over and over (see POLL_SECONDS)."""
+        caught_up = []
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None and await self.consumer.position(tp) >= highwater:
+                caught_up.append(tp)
+        return caught_up
 
     async def step_past_unreadable(self, error: Exception) -> None:
         """The client failed to parse what it fetched: a header key that is not UTF-8 fails aiokafka for the
