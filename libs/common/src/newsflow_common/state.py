@@ -41,6 +41,12 @@ class Table(MutableMapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
 
+    def get(self, key: str, default: Any = None) -> Any:  # Mapping's own raises and catches a KeyError: slow
+        return self.data.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
     def __setitem__(self, key: str, value: Any) -> None:
         self.data[key] = value
         self.changes[key] = value

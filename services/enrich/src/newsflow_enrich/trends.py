@@ -243,7 +243,8 @@ class TrendWindows:
     def _stories(self, spec: WindowSpec, start: int, kind: str, term: str) -> int:
         stories: set[str] = set()
         for pane in self._panes_of(spec, start):
-            stories.update(self.panes.get(f"{pane}|{kind}|{term}") or [])
+            if pane in self._index:  # most panes of a day's window hold nothing
+                stories.update(self.panes.get(f"{pane}|{kind}|{term}") or [])
         return len(stories)
 
     def _counts(self, start: int, size: int) -> dict[tuple[str, str], int]:
