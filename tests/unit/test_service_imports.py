@@ -1,0 +1,23 @@
+"""What each service loads at start: memory and start-up time are paid by every replica."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("service", ["newsflow_parse", "newsflow_enrich", "newsflow_ingest"])
+def test_services_that_do_not_talk_to_elasticsearch_do_not_load_its_client(service: str) -> None:
+    """The Elasticsearch client costs 60 MB of memory and half a second of start-up; only index uses it."""
+    probe = f"import sys, {service}.__main__; print('elasticsearch' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "False"
+
+
+def test_enrich_main_process_does_not_load_the_models() -> None:
+    """spaCy and the models live in the workers (shared through their forkserver), not in the main process."""
+    probe = "import sys, newsflow_enrich.__main__; print(sorted({'spacy', 'yake'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
