@@ -28,11 +28,10 @@ asyncio.run(main())
 
 ENRICH_WITH_A_POOL = """
 import asyncio, multiprocessing
-from newsflow_common.pool import WorkerPool
-from newsflow_enrich.analysis import analyse_batch, warm_up
+from newsflow_enrich.service import analysis_pool
 
 async def main() -> None:
-    pool = WorkerPool(analyse_batch, None, workers=2, initializer=warm_up)
+    pool = analysis_pool(workers=2)
     await pool.warm_up()
     print(*(process.pid for process in multiprocessing.active_children()), flush=True)
     await asyncio.sleep(600)

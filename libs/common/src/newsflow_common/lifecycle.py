@@ -38,9 +38,29 @@ def exit_with_parent(service_pid: int, poll_seconds: float = 1.0) -> None:
     handed to another parent, so its own parent at this point would not tell.
     """
 
+    parent = os.getppid()  # the service, or the forkserver it started (which exits with it)
+    started_by_service = service_pid in (parent, parent_of(parent))
+
     def watch() -> None:
-        while os.getppid() == service_pid:
+        while started_by_service and os.getppid() == parent and alive(service_pid):
             time.sleep(poll_seconds)
         os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # there, but not ours to signal
+        return True
+    return True

@@ -6,10 +6,13 @@ A worker that dies (a segfault, the kernel's OOM killer) fails only the call it 
 raises :class:`WorkerDied`, and the runtime tries the record once more, alone, before it dead-letters it
 as ``worker-died`` (a record that kills a worker twice is the record's fault, not bad luck).
 
-Workers are spawned (no fork of a process with a running event loop and threads), exit with their service
-even when it is SIGKILLed, and are replaced after a number of calls so the memory a library leaks stays
-bounded. Their number defaults to the cores this process may use (its cgroup's CPU quota included), not
-the host's; ``NEWSFLOW_WORKERS`` (Settings.workers) overrides it.
+Workers are never forked from the service (a process with a running event loop and threads): they are
+spawned, or — for a pool given modules to ``preload`` — forked from a forkserver that imported those modules
+first, so models loaded there once are shared by every worker, copy-on-write, instead of loaded in each
+(enrich: docs/decisions/014-shared-models.md). They exit with their service even when it is SIGKILLed, and
+are replaced after a number of calls so the memory a library leaks stays bounded (a forked replacement
+starts with the models already loaded). Their number defaults to the cores this process may use (its
+cgroup's CPU quota included), not the host's; ``NEWSFLOW_WORKERS`` (Settings.workers) overrides it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import asyncio
 import math
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +94,15 @@ def default_workers() -> int:
     return max(1, min(cores, math.ceil(quota) if quota else cores))
 
 
+def worker_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
+    """Spawn; or, with modules to preload, fork from a forkserver that imported them (one per service)."""
+    if not preload:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(preload))
+    return context
+
+
 def _start_worker(service_pid: int, initializer: Callable[[], None] | None) -> None:
     exit_with_parent(service_pid)  # a SIGKILLed service cannot shut its pool down
     if initializer is not None:
@@ -106,6 +118,7 @@ class WorkerPool(Generic[T]):
         timeout: float | None,
         workers: int | None = None,
         initializer: Callable[[], None] | None = None,
+        preload: Sequence[str] = (),
     ) -> None:
         self.function, self.timeout = function, timeout
         self.workers = workers or default_workers()
@@ -114,7 +127,7 @@ class WorkerPool(Generic[T]):
             max_tasks=CALLS_PER_WORKER,
             initializer=_start_worker,
             initargs=(os.getpid(), initializer),
-            context=multiprocessing.get_context("spawn"),
+            context=worker_context(preload),
         )
 
     async def warm_up(self) -> None:

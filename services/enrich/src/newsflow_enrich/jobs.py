@@ -12,6 +12,9 @@ from datetime import datetime
 
 from newsflow_schemas import AnalysedArticle, Article, Spelling
 
+PRELOAD = "newsflow_enrich.preload"
+"""The module the workers' forkserver imports first: it loads the models the workers then share."""
+
 
 def analyse(
     articles: Sequence[Article], ner_languages: frozenset[str], lead_chars: int, max_chars: int, now: datetime

@@ -61,6 +61,11 @@ def chunks(articles: Sequence[Article], count: int) -> list[list[int]]:
     return [sorted(group) for group in groups if group]
 
 
+def analysis_pool(workers: int | None = None) -> WorkerPool[list[AnalysedArticle]]:
+    """Worker processes forked after the models were loaded, so they share the models' memory."""
+    return WorkerPool(jobs.analyse, None, workers or None, initializer=jobs.load_models, preload=[jobs.PRELOAD])
+
+
 class AnalyseStage(Stage[Article]):
     """What enrich learns from one article alone, in worker processes that load the models once."""
 
@@ -76,7 +81,7 @@ class AnalyseStage(Stage[Article]):
 
     async def start(self) -> None:
         if self.pool is None:
-            self.pool = WorkerPool(jobs.analyse, None, self.settings.workers or None, initializer=jobs.load_models)
+            self.pool = analysis_pool(self.settings.workers)
         await self.pool.warm_up()
 
     async def close(self) -> None:
