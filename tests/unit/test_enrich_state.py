@@ -243,3 +243,13 @@ def test_a_restart_mid_window_continues_from_the_tables() -> None:
     after.count(T0 + timedelta(days=2), "end", [])
     counts = {(size, start): c for size, start, c in closed(after)}
     assert counts[(3600, int(T0.timestamp()))] == {("LOC", "Kabul"): 3}
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7, 0.9])
+def test_the_bands_are_those_datasketch_would_choose(threshold: float) -> None:
+    from datasketch import MinHashLSH  # type: ignore[import-untyped]
+
+    from newsflow_enrich.dedup import NUM_PERM, bands_for
+
+    reference = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+    assert bands_for(threshold) == (reference.b, reference.r)

@@ -16,8 +16,9 @@ def test_services_that_do_not_talk_to_elasticsearch_do_not_load_its_client(servi
     assert loaded.strip() == "False"
 
 
-def test_enrich_main_process_does_not_load_the_models() -> None:
-    """spaCy and the models live in the workers (shared through their forkserver), not in the main process."""
-    probe = "import sys, newsflow_enrich.__main__; print(sorted({'spacy', 'yake'} & set(sys.modules)))"
+def test_enrich_main_process_does_not_load_the_models_nor_scipy() -> None:
+    """spaCy and the models live in the workers (shared through their forkserver), not in the main process;
+    nor SciPy, which datasketch's LSH index imports (57 MB): the state stage keeps its own index."""
+    probe = "import sys, newsflow_enrich.__main__; print(sorted({'spacy', 'yake', 'scipy'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"

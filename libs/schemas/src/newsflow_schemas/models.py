@@ -180,6 +180,9 @@ class AnalysedArticle(Article):
     word_count: int | None = Field(default=None, ge=0)
     reading_time_minutes: float | None = Field(default=None, ge=0)
     ner_truncated: bool = False
+    signature: str | None = Field(
+        default=None, description="MinHash of the body's shingles (base64), for near-duplicates; None: no words."
+    )
     analysed_at: AwareDatetime
 
 

@@ -1,8 +1,13 @@
-"""Near-duplicates: MinHash signatures over body shingles, an LSH index, and the clusters they form.
+"""Near-duplicates: MinHash signatures over body shingles, a banded LSH index, and the clusters they form.
 
-The signatures live in a table (the enrich state store's, backed by a changelog topic; a dict in tests),
-bounded by count; the LSH index is rebuilt from the table on start, so a restart forgets nothing within the
-bound. Every update is keyed by the article's id, so processing an article again changes nothing.
+The signature of an article is computed where it is analysed (a worker: :func:`signature`, datasketch's
+MinHash); the state stage keeps the signatures in a table (the enrich state store's, backed by a changelog
+topic; a dict in tests), bounded by count, and finds candidates in an in-memory LSH index rebuilt from the
+table on start, so a restart forgets nothing within the bound. Every update is keyed by the article's id,
+so processing an article again changes nothing.
+
+The index is this module's :class:`BandIndex`, not datasketch's MinHashLSH: that one imports SciPy to
+choose its bands (57 MB of the main process's memory, measured); :func:`bands_for` makes the same choice.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ import re
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH  # type: ignore[import-untyped]
 
 NUM_PERM = 128
 SHINGLE_WORDS = 3
@@ -35,7 +40,9 @@ def shingles(body: str) -> list[bytes]:
 
 
 def signature(body: str) -> str | None:
-    """The body's MinHash as text (128 32-bit values, base64), None when it has no words."""
+    """The body's MinHash as text (128 32-bit values, base64), None when it has no words. Runs in a worker."""
+    from datasketch import MinHash  # type: ignore[import-untyped]  # (imports SciPy: workers only)
+
     found = shingles(body)
     if not found:
         return None
@@ -44,9 +51,57 @@ def signature(body: str) -> str | None:
     return base64.b64encode(minhash.hashvalues.astype("<u4").tobytes()).decode()
 
 
-def _minhash(sig: str) -> LeanMinHash:
-    values = np.frombuffer(base64.b64decode(sig), dtype="<u4")
-    return LeanMinHash(seed=1, hashvalues=values, scheme=SCHEME)
+def hash_values(sig: str) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    return np.frombuffer(base64.b64decode(sig), dtype="<u4")
+
+
+def similarity(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
+    """The estimated Jaccard similarity of two signatures: the share of equal values."""
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+@cache
+def bands_for(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
+    """(bands, rows per band) minimising false positives below ``threshold`` plus false negatives above it,
+    the areas under the LSH's S-curve, equally weighted — the choice datasketch's MinHashLSH makes."""
+    below, above = np.linspace(0.0, threshold, 401), np.linspace(threshold, 1.0, 401)
+    best, choice = float("inf"), (1, 1)
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            false_positives = float(np.trapezoid(1 - (1 - below**rows) ** bands, below))
+            false_negatives = float(np.trapezoid((1 - above**rows) ** bands, above))
+            if false_positives + false_negatives < best:
+                best, choice = false_positives + false_negatives, (bands, rows)
+    return choice
+
+
+class BandIndex:
+    """LSH over MinHash signatures: two signatures are candidates when they agree on a whole band."""
+
+    def __init__(self, threshold: float, num_perm: int = NUM_PERM) -> None:
+        self.bands, self.rows = bands_for(threshold, num_perm)
+        self._buckets: list[dict[bytes, set[str]]] = [{} for _ in range(self.bands)]
+
+    def _keys(self, values: np.ndarray[Any, Any]) -> list[bytes]:
+        return [values[b * self.rows : (b + 1) * self.rows].tobytes() for b in range(self.bands)]
+
+    def insert(self, key: str, values: np.ndarray[Any, Any]) -> None:
+        for bucket, band in zip(self._buckets, self._keys(values), strict=True):
+            bucket.setdefault(band, set()).add(key)
+
+    def remove(self, key: str, values: np.ndarray[Any, Any]) -> None:
+        for bucket, band in zip(self._buckets, self._keys(values), strict=True):
+            keys = bucket.get(band)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del bucket[band]
+
+    def query(self, values: np.ndarray[Any, Any]) -> set[str]:
+        found: set[str] = set()
+        for bucket, band in zip(self._buckets, self._keys(values), strict=True):
+            found |= bucket.get(band, set())
+        return found
 
 
 @dataclass(frozen=True)
@@ -66,8 +121,8 @@ class DuplicateIndex:
 
     def rebuild(self) -> None:
         """The in-memory LSH and age order from the table (on start and after a rebalance)."""
-        self._lsh = MinHashLSH(threshold=self.threshold, num_perm=NUM_PERM)
-        self._minhashes: dict[str, LeanMinHash] = {}
+        self._lsh = BandIndex(self.threshold)
+        self._minhashes: dict[str, np.ndarray[Any, Any]] = {}
         self._ages: list[tuple[float, str]] = []  # (when stored, article_id): a heap, oldest first
         for article_id, entry in list(self.table.items()):
             self._remember(article_id, entry)
@@ -75,9 +130,9 @@ class DuplicateIndex:
         heapq.heapify(self._ages)
 
     def _remember(self, article_id: str, entry: dict[str, Any]) -> None:
-        minhash = _minhash(entry["sig"])
-        self._minhashes[article_id] = minhash
-        self._lsh.insert(article_id, minhash)
+        values = hash_values(entry["sig"])
+        self._minhashes[article_id] = values
+        self._lsh.insert(article_id, values)
 
     def __len__(self) -> int:
         return len(self._minhashes)
@@ -89,10 +144,10 @@ class DuplicateIndex:
             return Match(known["cluster"], known["dup"])
         if sig is None:
             return Match(article_id, None)
-        minhash = _minhash(sig)
+        values = hash_values(sig)
         best, best_score = None, self.threshold
-        for candidate in self._lsh.query(minhash):
-            score = minhash.jaccard(self._minhashes[candidate])
+        for candidate in sorted(self._lsh.query(values)):  # sorted: the same answer whatever the set order
+            score = similarity(values, self._minhashes[candidate])
             if score >= best_score:
                 best, best_score = candidate, score
         match = Match(self.table[best]["cluster"], best) if best else Match(article_id, None)
@@ -107,6 +162,7 @@ class DuplicateIndex:
     def _evict(self) -> None:
         while len(self._minhashes) > self.max_articles:
             _, oldest = heapq.heappop(self._ages)
-            if self._minhashes.pop(oldest, None) is not None:
-                self._lsh.remove(oldest)
+            values = self._minhashes.pop(oldest, None)
+            if values is not None:
+                self._lsh.remove(oldest, values)
                 self.table.pop(oldest, None)

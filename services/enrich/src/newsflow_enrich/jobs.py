@@ -21,6 +21,7 @@ def analyse(
 ) -> list[AnalysedArticle]:
     """The articles with what enrich learns from each alone (runs in a worker)."""
     from newsflow_enrich.analysis import Options, analyse_batch
+    from newsflow_enrich.dedup import signature
 
     analyses = analyse_batch(articles, Options(ner_languages, lead_chars, max_chars))
     return [
@@ -34,6 +35,7 @@ def analyse(
             word_count=analysis.word_count,
             reading_time_minutes=analysis.reading_time_minutes,
             ner_truncated=analysis.ner_truncated,
+            signature=signature(article.body),
             analysed_at=now,
         )
         for article, analysis in zip(articles, analyses, strict=True)

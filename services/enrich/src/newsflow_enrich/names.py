@@ -129,7 +129,7 @@ def strip_titles(name: str) -> str:
     return " ".join(words)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def fold(name: str) -> str:
     """The lookup form of a name: lower case, no accents, single spaces ('Müller' and 'MULLER' meet)."""
     decomposed = unicodedata.normalize("NFKD", name)
@@ -152,7 +152,7 @@ def _one_edit_apart(a: str, b: str) -> bool:
     return a[i:] == b[i + 1 :]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def same_word(a: str, b: str) -> bool:
     """Two spellings of one name word: 'Masoud'/'Massoud', 'Semple'/'Sepmel', 'Haqqani'/'Haqqanis'.
 

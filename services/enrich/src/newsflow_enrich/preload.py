@@ -6,6 +6,7 @@ memory copy-on-write instead of loading its own (docs/decisions/014-shared-model
 
 import gc
 
+import newsflow_enrich.__main__  # noqa: F401  multiprocessing runs the service's main script again in each worker: imported here, its modules are shared, not made anew (60 MB a worker)
 from newsflow_enrich import entities
 from newsflow_enrich.jobs import load_models
 from newsflow_enrich.settings import EnrichSettings

@@ -28,7 +28,7 @@ from newsflow_common.stage import Outputs, Result, Stage
 from newsflow_common.state import StateStore
 from newsflow_enrich import jobs
 from newsflow_enrich.aliases import AliasBook
-from newsflow_enrich.dedup import DuplicateIndex, signature
+from newsflow_enrich.dedup import DuplicateIndex
 from newsflow_enrich.metrics import DUPLICATES, LATE_ARTICLES, NER_TRUNCATED, NO_NER, SIGNATURES, WINDOWS_CLOSED
 from newsflow_enrich.names import NAMED, names_of
 from newsflow_enrich.settings import EnrichSettings
@@ -202,7 +202,7 @@ class StateStage(Stage[AnalysedArticle]):
         """The stateful part, in stream order: canonical names, the cluster, the trend counts."""
         spellings: dict[tuple[str, str], set[str]] = {(s.type, s.name): set(s.spellings) for s in article.spellings}
         entities = self.aliases.apply(article.entities, spellings)
-        match = self.dedup.assign(article.article_id, signature(article.body))  # here: datasketch imports scipy
+        match = self.dedup.assign(article.article_id, article.signature)
         terms: list[tuple[str, str]] = [(e.type, e.name) for e in entities if e.type in NAMED]
         terms += [("KEYWORD", keyword) for keyword in article.keywords]
         if not self.trends.count(article_time(article, now), match.cluster_id, terms):
@@ -214,7 +214,7 @@ class StateStage(Stage[AnalysedArticle]):
         if article.language not in self.settings.ner_languages:
             NO_NER.labels(article.language or "unknown").inc()
         SIGNATURES.set(len(self.dedup))
-        fields = article.model_dump(exclude={"spellings", "analysed_at", "entities"})
+        fields = article.model_dump(exclude={"spellings", "analysed_at", "entities", "signature"})
         return EnrichedArticle(
             **fields,
             entities=entities,
