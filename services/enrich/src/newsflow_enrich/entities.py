@@ -212,11 +212,6 @@ def read_entities(
     model: Language, texts: Sequence[str], lead_chars: int = LEAD_CHARS, max_chars: int = MAX_CHARS
 ) -> list[Reading]:
     """NER over a batch of texts: every lead in one nlp.pipe, then the windows past the leads in another."""
-    with model.memory_zone():  # the words these texts added to the vocab are forgotten after: no growth
-        return _read_entities(model, texts, lead_chars, max_chars)
-
-
-def _read_entities(model: Language, texts: Sequence[str], lead_chars: int, max_chars: int) -> list[Reading]:
     leads = [lead_end(text, lead_chars) for text in texts]
     found = [mentions_of(doc, 0) for doc in model.pipe(text[:end] for text, end in zip(texts, leads, strict=True))]
     to_read: list[tuple[int, Span]] = []  # (text index, window)
@@ -243,8 +238,7 @@ def _read_entities(model: Language, texts: Sequence[str], lead_chars: int, max_c
 
 def read_everything(model: Language, texts: Sequence[str]) -> list[list[Mention]]:
     """spaCy on the whole of each text, no shortcut: the baseline the benchmark measures recall against."""
-    with model.memory_zone():
-        return [mentions_of(doc, 0) for doc in model.pipe(texts)]
+    return [mentions_of(doc, 0) for doc in model.pipe(texts)]
 
 
 def retype_by_evidence(found: list[Mention]) -> None:
