@@ -55,5 +55,7 @@ def release_free_memory() -> None:
 def load_models() -> None:
     """A worker's initializer: every model loaded before the first article's clock runs."""
     from newsflow_enrich.analysis import warm_up
+    from newsflow_enrich.dedup import signature
 
     warm_up()
+    signature("the signature's library is imported now too")
