@@ -70,36 +70,29 @@ def stand_in_pid(work: Path) -> int | None:
     return None
 
 
+def memory_mb(pid: int, source: str, field: str) -> float:
+    """A memory figure of one process from /proc/<pid>/<source> (kB), in MB; 0 once it is gone."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def hwm_mb(pid: int) -> float:
+    """A process's own peak resident memory so far (VmHWM)."""
+    return memory_mb(pid, "status", "VmHWM:")
+
+
 def peak_rss_mb(pid: int) -> float:
     """The peak resident memory of a process and its workers, added up."""
-    total = 0
-    for member in family(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-    return total / 1024
+    return sum(hwm_mb(member) for member in family(pid))
 
 
 def pss_mb(pid: int) -> float:
     """The proportional memory of a process and its workers: a page shared by n of them counts 1/n in each,
     so the sum counts it once — what the service's cgroup (its container's memory limit) is charged."""
-    total = 0
-    for member in family(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-    return total / 1024
-
-
-def hwm_mb(pid: int) -> float:
-    """A process's own peak resident memory so far (VmHWM), 0 once it is gone."""
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return sum(memory_mb(member, "smaps_rollup", "Pss:") for member in family(pid))
 
 
 class PeakMemory(threading.Thread):
