@@ -27,6 +27,9 @@ NUM_PERM = 128
 SHINGLE_WORDS = 3
 MAX_WORDS = 20_000
 """Shingles come from the first words only: enough to recognise a story, bounded for 2 MB bodies."""
+SHINGLES_PER_UPDATE = 1_000
+"""update_batch hashes its shingles with every permutation at once (8 bytes × 128 each, and temporaries):
+20,000 shingles at a time made a worker 60 MB larger for a moment."""
 SCHEME = "affine32"
 """datasketch 2's hashing: 32-bit values, stored as they are."""
 _WORD = re.compile(r"\w+")
@@ -47,7 +50,8 @@ def signature(body: str) -> str | None:
     if not found:
         return None
     minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
-    minhash.update_batch(found)
+    for start in range(0, len(found), SHINGLES_PER_UPDATE):
+        minhash.update_batch(found[start : start + SHINGLES_PER_UPDATE])
     return base64.b64encode(minhash.hashvalues.astype("<u4").tobytes()).decode()
 
 
