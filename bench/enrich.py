@@ -233,7 +233,7 @@ def main() -> None:
     names, everything = recall(base_en, ours_en, named), recall(base_en, ours_en, named | {"DATE", "MONEY"})
     print(f"entity recall vs spaCy, full text ({len(keep)} English articles): names {names:.3f}, all {everything:.3f}")
     state_ms = state_cost(articles)
-    print(f"the state stage (signature, clusters, aliases, trends, one encode): {state_ms:.2f} ms CPU per article")
+    print(f"the state stage (LSH lookup, clusters, aliases, trends, one encode): {state_ms:.2f} ms CPU per article")
     print("target: >= 25 articles/s on 2 cores with recall >= 0.9")
 
 
