@@ -202,6 +202,39 @@ def test_watch_mode_survives_a_bad_file_and_ingests_each_change_once(tmp_path: P
     assert len(producer.on("news.raw.v1")) == 3  # before, after, after changed: each once
 
 
+@pytest.mark.parametrize("force_polling", [False, True], ids=["inotify", "polling"])
+def test_a_file_arriving_while_the_watch_starts_is_not_missed(
+    tmp_path: Path, force_polling: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by CI: files written just after start-up were never sent. The start-up scan had listed the folder
+    before they came, and the watch (inotify, or the polling's first look) began after they came."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "before.html").write_bytes(page(0))
+
+    def listing_then_a_file_arrives(paths: list[Path]) -> list[Path | Refusal]:
+        listed = list(find_files(paths))
+        (inbox / "late.html").write_bytes(page(1))
+        return listed
+
+    monkeypatch.setattr("newsflow_ingest.ingestor.find_files", listing_then_a_file_arrives)
+
+    async def scenario() -> int:
+        door, producer = ingestor(watch_force_polling=force_polling, poll_seconds=0.1)
+        seen = SeenStore.open(tmp_path / "state")
+        stop = asyncio.Event()
+        watching = asyncio.create_task(watch_folder(door, seen, inbox, stop))
+        try:
+            await wait_until(lambda: len(producer.on("news.raw.v1")) == 2, seconds=10)
+        finally:
+            stop.set()
+            await asyncio.wait_for(watching, 10)
+            seen.close()
+        return len(producer.on("news.raw.v1"))
+
+    assert asyncio.run(scenario()) == 2
+
+
 def test_watch_mode_does_not_send_again_after_a_restart(tmp_path: Path) -> None:
     (tmp_path / "inbox").mkdir()
     (tmp_path / "inbox" / "a.html").write_bytes(page(0))

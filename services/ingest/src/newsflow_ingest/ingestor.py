@@ -208,10 +208,18 @@ async def watch_folder(ingestor: Ingestor, seen: SeenStore, folder: Path, stop: 
     root = await asyncio.to_thread(folder.resolve)
     polling = bool(ingestor.settings.watch_force_polling)
     log.info("watching", folder=str(folder), polling=polling)
+    if polling:
+        first_look = await asyncio.to_thread(_file_stats, folder)
+        changes = _polled(folder, stop, ingestor.settings.poll_seconds, first_look)
+    else:
+        changes = _notified(folder, stop)
+    # The watch begins (inotify registers the folder) before the scan lists it: a file written in between is
+    # seen by both and sent once (seen-before by path and hash), never by neither.
+    first_change = asyncio.ensure_future(anext(changes))
+    await asyncio.sleep(0)
     for entry in await asyncio.to_thread(lambda: list(find_files([folder]))):
         await _ingest_if_changed(ingestor, seen, entry)
-    changes = _polled(folder, stop, ingestor.settings.poll_seconds) if polling else _notified(folder, stop)
-    async for paths in changes:
+    async for paths in _resumed(first_change, changes):
         for entry in await asyncio.to_thread(_changed_entries, paths, root):
             if stop.is_set():
                 return
@@ -224,12 +232,23 @@ async def _notified(folder: Path, stop: asyncio.Event) -> AsyncIterator[list[Pat
         yield sorted({Path(path) for change, path in batch if change != Change.deleted})
 
 
-async def _polled(folder: Path, stop: asyncio.Event, seconds: float) -> AsyncIterator[list[Path]]:
-    """Paths whose size, mtime (ns) or inode changed between two looks.
+async def _resumed(first: asyncio.Future[list[Path]], rest: AsyncIterator[list[Path]]) -> AsyncIterator[list[Path]]:
+    """The changes of an iterator whose first step was started early."""
+    try:
+        yield await first
+    except StopAsyncIteration:
+        return
+    async for paths in rest:
+        yield paths
+
+
+async def _polled(
+    folder: Path, stop: asyncio.Event, seconds: float, last: dict[Path, tuple[int, int, int]]
+) -> AsyncIterator[list[Path]]:
+    """Paths whose size, mtime (ns) or inode changed between two looks, the first one ``last``.
 
     Not watchfiles' polling: it compares mtimes in whole seconds and misses a file rewritten within one.
     """
-    last = await asyncio.to_thread(_file_stats, folder)
     while not await wait_or_stop(stop, seconds):
         now = await asyncio.to_thread(_file_stats, folder)
         changed = sorted(path for path, stats in now.items() if last.get(path) != stats)
