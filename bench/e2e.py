@@ -212,7 +212,7 @@ def paced_latencies(env: dict[str, str], es: Elasticsearch, folder: Path, rate: 
     asyncio.run(send_paced(env["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"], pages, source, count, rate))
 
     kafka = Kafka(env["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"])
-    wait_until(lambda: drained(kafka), 600, f"every stage done with the {count} paced documents", interval=1.0)
+    wait_until(kafka.drained, 600, f"every stage done with the {count} paced documents", interval=1.0)
     latencies = ingest_to_indexed(kafka, es, source)  # the documents that became articles (some pages give none)
     return {
         "documents_per_s": round(rate, 2),
@@ -223,19 +223,6 @@ def paced_latencies(env: dict[str, str], es: Elasticsearch, folder: Path, rate: 
         "latency_p95_s": round(percentile(latencies, 0.95), 3),
         "latency_p99_s": round(percentile(latencies, 0.99), 3),
     }
-
-
-STAGES = {
-    "newsflow-parse": ["news.raw.v1"],
-    "newsflow-enrich": ["news.articles.v1"],
-    "newsflow-enrich-state": ["news.analysed.v1"],
-    "newsflow-index": ["news.enriched.v1", "news.trends.v1"],
-}
-
-
-def drained(kafka: Kafka) -> bool:
-    """Every stage's group has committed all of its input: each document has reached its end."""
-    return all(kafka.lag(group, topics) == 0 for group, topics in STAGES.items())
 
 
 async def send_paced(bootstrap: str, pages: list[Path], source: str, count: int, rate: float) -> None:

@@ -115,6 +115,15 @@ class Service:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+PIPELINE_GROUPS = {
+    "newsflow-parse": ["news.raw.v1"],
+    "newsflow-enrich": ["news.articles.v1"],
+    "newsflow-enrich-state": ["news.analysed.v1"],
+    "newsflow-index": ["news.enriched.v1", "news.trends.v1"],
+}
+"""Each stage's consumer group and what it reads."""
+
+
 class Kafka:
     """Produce and read topics the way a downstream consumer would."""
 
@@ -142,6 +151,10 @@ class Kafka:
             await asyncio.gather(*batch)
         finally:
             await producer.stop()
+
+    def drained(self) -> bool:
+        """Every stage of the pipeline has committed all of its input: each document has reached its end."""
+        return all(self.lag(group, topics) == 0 for group, topics in PIPELINE_GROUPS.items())
 
     def lag(self, group: str, topics: list[str]) -> int:
         """Records of ``topics`` the group has not committed yet (0: it is done with everything so far)."""
