@@ -6,6 +6,7 @@ producer collects what would be produced (the Kafka side is covered by tests/int
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 from newsflow_common.dlq import Rejected
@@ -206,3 +207,23 @@ async def test_an_article_with_no_body_is_rejected_as_empty() -> None:
     [result] = await EnrichStage()[0].transform([article("empty", "")])
     assert isinstance(result, Rejected)
     assert result.kind == "empty"
+
+
+async def test_a_signature_that_is_not_128_values_is_dead_lettered_and_clustering_goes_on() -> None:
+    """news.analysed.v1 is read like any topic: a record whose signature is short, empty or not base64 would
+    sit in the near-duplicate index (and its changelog) and break the comparison of every later candidate."""
+    analyse, state = EnrichStage()
+    first = (await run_batch(analyse, [record(article("original", STORY))])).messages()
+    [analysed] = [m for topic, m in first if topic == ANALYSED]
+    sig = analysed.signature  # type: ignore[attr-defined]
+    first_band = base64.b64encode(base64.b64decode(sig)[:20]).decode()  # 5 values: the original's first band
+    forged = [first_band, "", "!" * len(sig), sig[:20]]
+    records = [analysed.model_copy(update={"article_id": f"forged-{i}", "signature": s}) for i, s in enumerate(forged)]
+    copy = (await run_batch(analyse, [record(article("copy", light_edit(STORY, 1)))])).messages()
+    [reprint] = [m for topic, m in copy if topic == ANALYSED]
+    batch = [analysed, *records, reprint]
+    sent = await run_batch(state, [Record(ANALYSED, 0, i, b"k", encode(m)) for i, m in enumerate(batch)])
+    letters = [m for topic, m in sent.messages() if topic == f"{ANALYSED}.dlq"]
+    assert [letter.error_kind for letter in letters] == ["schema"] * 4  # type: ignore[attr-defined]
+    enriched = {m.article_id: m for topic, m in sent.messages() if topic == ENRICHED}  # type: ignore[attr-defined]
+    assert enriched["copy"].cluster_id == "original"  # type: ignore[attr-defined]

@@ -181,7 +181,9 @@ class AnalysedArticle(Article):
     reading_time_minutes: float | None = Field(default=None, ge=0)
     ner_truncated: bool = False
     signature: str | None = Field(
-        default=None, description="MinHash of the body's shingles (base64), for near-duplicates; None: no words."
+        default=None,
+        pattern=r"^[A-Za-z0-9+/]{683}=$",  # 512 bytes in base64: any other would corrupt the near-duplicate index
+        description="MinHash of the body's shingles: 128 little-endian 32-bit values in base64; None: no words.",
     )
     analysed_at: AwareDatetime
 
