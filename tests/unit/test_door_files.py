@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import json
 import os
 import socket
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +174,26 @@ async def wait_until(condition: Any, seconds: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
+Watch = asyncio.Task[None]
+
+
+@contextlib.asynccontextmanager
+async def watching(
+    inbox: Path, state: Path, **settings: Any
+) -> AsyncIterator[tuple[RecordingProducer, asyncio.Task[None]]]:
+    """watch_folder over ``inbox`` with a recording producer, until the block ends (then stopped cleanly)."""
+    door, producer = ingestor(**settings)
+    seen = SeenStore.open(state)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch_folder(door, seen, inbox, stop))
+    try:
+        yield producer, task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        seen.close()
+
+
 @pytest.mark.parametrize("force_polling", [False, True], ids=["inotify", "polling"])
 def test_watch_mode_survives_a_bad_file_and_ingests_each_change_once(tmp_path: Path, force_polling: bool) -> None:
     inbox = tmp_path / "inbox"
@@ -179,11 +201,10 @@ def test_watch_mode_survives_a_bad_file_and_ingests_each_change_once(tmp_path: P
     (inbox / "before.html").write_bytes(page(0))
 
     async def scenario() -> RecordingProducer:
-        door, producer = ingestor(watch_force_polling=force_polling, poll_seconds=0.1)
-        seen = SeenStore.open(tmp_path / "state")
-        stop = asyncio.Event()
-        watching = asyncio.create_task(watch_folder(door, seen, inbox, stop))
-        try:
+        async with watching(inbox, tmp_path / "state", watch_force_polling=force_polling, poll_seconds=0.1) as (
+            producer,
+            task,
+        ):
             await wait_until(lambda: len(producer.on("news.raw.v1")) == 1)
             (inbox / "bad.txt").write_bytes(UTF16_LONE_SURROGATE)
             await wait_until(lambda: len(producer.on("news.raw.v1.dlq")) == 1)
@@ -191,11 +212,7 @@ def test_watch_mode_survives_a_bad_file_and_ingests_each_change_once(tmp_path: P
             await wait_until(lambda: len(producer.on("news.raw.v1")) == 2)
             (inbox / "after.html").write_bytes(page(2))  # changed within the second, same size: a new version
             await wait_until(lambda: len(producer.on("news.raw.v1")) == 3)
-            assert not watching.done()
-        finally:
-            stop.set()
-            await asyncio.wait_for(watching, 10)
-            seen.close()
+            assert not task.done()
         return producer
 
     producer = asyncio.run(scenario())
@@ -220,16 +237,11 @@ def test_a_file_arriving_while_the_watch_starts_is_not_missed(
     monkeypatch.setattr("newsflow_ingest.ingestor.find_files", listing_then_a_file_arrives)
 
     async def scenario() -> int:
-        door, producer = ingestor(watch_force_polling=force_polling, poll_seconds=0.1)
-        seen = SeenStore.open(tmp_path / "state")
-        stop = asyncio.Event()
-        watching = asyncio.create_task(watch_folder(door, seen, inbox, stop))
-        try:
+        async with watching(inbox, tmp_path / "state", watch_force_polling=force_polling, poll_seconds=0.1) as (
+            producer,
+            _,
+        ):
             await wait_until(lambda: len(producer.on("news.raw.v1")) == 2, seconds=10)
-        finally:
-            stop.set()
-            await asyncio.wait_for(watching, 10)
-            seen.close()
         return len(producer.on("news.raw.v1"))
 
     assert asyncio.run(scenario()) == 2
@@ -240,14 +252,8 @@ def test_watch_mode_does_not_send_again_after_a_restart(tmp_path: Path) -> None:
     (tmp_path / "inbox" / "a.html").write_bytes(page(0))
 
     async def one_run() -> int:
-        door, producer = ingestor()
-        seen = SeenStore.open(tmp_path / "state")
-        stop = asyncio.Event()
-        watching = asyncio.create_task(watch_folder(door, seen, tmp_path / "inbox", stop))
-        await asyncio.sleep(1.0)  # a restart that finds nothing new must send nothing: no condition to wait on
-        stop.set()
-        await asyncio.wait_for(watching, 10)
-        seen.close()
+        async with watching(tmp_path / "inbox", tmp_path / "state") as (producer, _):
+            await asyncio.sleep(1.0)  # a restart that finds nothing new must send nothing: no condition to wait on
         return len(producer.on("news.raw.v1"))
 
     assert asyncio.run(one_run()) == 1
