@@ -34,6 +34,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 import corpus  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
 
+from newsflow_common.lifecycle import parent_of  # noqa: E402
 from tests.integration.harness import BIN, Kafka, Service, free_port, wait_until  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -41,10 +42,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def family(pid: int) -> list[int]:
     """A process and its descendants (a service's extraction or analysis workers)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    parents = {int(stat.parent.name): parent_of(int(stat.parent.name)) for stat in Path("/proc").glob("[0-9]*/stat")}
     found = [pid]
     for member in found:
         found += [child for child, parent in parents.items() if parent == member]

@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 
 def shutdown_event() -> asyncio.Event:
@@ -50,8 +51,9 @@ def exit_with_parent(service_pid: int, poll_seconds: float = 1.0) -> None:
 
 
 def parent_of(pid: int) -> int | None:
+    """The parent of a process (Linux's /proc), None when it is gone or unknown."""
     try:
-        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
 
