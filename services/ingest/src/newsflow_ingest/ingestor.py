@@ -217,13 +217,16 @@ async def watch_folder(ingestor: Ingestor, seen: SeenStore, folder: Path, stop: 
     # seen by both and sent once (seen-before by path and hash), never by neither.
     first_change = asyncio.ensure_future(anext(changes))
     await asyncio.sleep(0)
-    for entry in await asyncio.to_thread(lambda: list(find_files([folder]))):
-        await _ingest_if_changed(ingestor, seen, entry)
-    async for paths in _resumed(first_change, changes):
-        for entry in await asyncio.to_thread(_changed_entries, paths, root):
-            if stop.is_set():
-                return
+    try:
+        for entry in await asyncio.to_thread(lambda: list(find_files([folder]))):
             await _ingest_if_changed(ingestor, seen, entry)
+        async for paths in _resumed(first_change, changes):
+            for entry in await asyncio.to_thread(_changed_entries, paths, root):
+                if stop.is_set():
+                    return
+                await _ingest_if_changed(ingestor, seen, entry)
+    finally:
+        first_change.cancel()  # still waiting when the watch ends during the start-up scan
 
 
 async def _notified(folder: Path, stop: asyncio.Event) -> AsyncIterator[list[Path]]:
