@@ -253,3 +253,19 @@ def test_the_bands_are_those_datasketch_would_choose(threshold: float) -> None:
 
     reference = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
     assert bands_for(threshold) == (reference.b, reference.r)
+
+
+def test_a_long_body_is_signed_as_if_all_its_shingles_were_hashed_at_once() -> None:
+    """The signature hashes its shingles a thousand at a time (memory); the values are datasketch's all the same."""
+    from datasketch import MinHash
+
+    from newsflow_enrich.dedup import NUM_PERM, SCHEME, SHINGLES_PER_UPDATE, hash_values, shingles, signature
+
+    body = " ".join(f"{light_edit(STORY, i)} paragraph {i}" for i in range(40))
+    found = shingles(body)
+    assert len(found) > 2 * SHINGLES_PER_UPDATE
+    whole = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    whole.update_batch(found)
+    sig = signature(body)
+    assert sig is not None
+    assert list(hash_values(sig)) == [int(v) for v in whole.hashvalues]
