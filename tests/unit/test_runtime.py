@@ -301,3 +301,20 @@ async def test_while_a_batch_is_processed_only_partitions_with_records_left_to_f
     await runtime.handle({behind: [message]})
     assert consumer.paused_while_processing == {caught_up}
     assert consumer.paused() == set(), "every partition is open again for the next poll"
+
+
+async def test_a_partition_paused_before_a_batch_stays_paused_after_it() -> None:
+    """Reading past an unreadable record pauses every other partition and handles one partition's records at
+    a time: the batch must not open the others behind its back."""
+    mine, others = TopicPartition(ARTICLES, 0), TopicPartition(ARTICLES, 1)
+    consumer = QuietConsumer({mine: 43, others: 0}, {mine: 500, others: 900})
+    consumer.pause(others)
+    stage = WatchingStage()
+    stage.consumer = consumer
+    runtime = Runtime(stage, Settings(), Health(stage.name), RecordingProducer())  # type: ignore[arg-type]
+    runtime.consumer = consumer  # type: ignore[assignment]
+    value = make_article().model_dump_json().encode()
+    await runtime.handle(
+        {mine: [SimpleNamespace(topic=ARTICLES, partition=0, offset=42, key=b"a-1", value=value, headers=[])]}
+    )
+    assert consumer.paused() == {others}

@@ -434,6 +434,7 @@ class Runtime:
         A consumer that does not poll for ``max.poll.interval.ms`` leaves its group; during a long outage
         the partitions are paused and polled for nothing, and what a poll brings anyway is sought back.
         """
+        held = set(self.consumer.paused())  # the caller's: they stay paused
         task = asyncio.ensure_future(work)
         while not task.done():
             await asyncio.wait({task}, timeout=1.0)
@@ -441,7 +442,7 @@ class Runtime:
                 self.consumer.pause(*self.consumer.assignment())
                 for partition, messages in (await self.consumer.getmany(timeout_ms=0)).items():
                     self.consumer.seek(partition, messages[0].offset)
-        self.consumer.resume(*self.consumer.assignment())
+        self.consumer.resume(*(self.consumer.assignment() - held))
         task.result()
 
 
