@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsflow_enrich.aliases import AliasBook
-from newsflow_enrich.dedup import DuplicateIndex, signature
+from newsflow_enrich.dedup import DuplicateIndex, shingles, signature
 from newsflow_enrich.trends import TrendWindows, WindowSpec, parse_windows, score
 from newsflow_schemas import Entity
 from newsflow_schemas.ids import content_id
@@ -257,15 +259,33 @@ def test_the_bands_are_those_datasketch_would_choose(threshold: float) -> None:
 
 def test_a_long_body_is_signed_as_if_all_its_shingles_were_hashed_at_once() -> None:
     """The signature hashes its shingles a thousand at a time (memory); the values are datasketch's all the same."""
-    from datasketch import MinHash
-
-    from newsflow_enrich.dedup import NUM_PERM, SCHEME, SHINGLES_PER_UPDATE, hash_values, shingles, signature
+    from newsflow_enrich.dedup import SHINGLES_PER_UPDATE, hash_values, shingles, signature
 
     body = " ".join(f"{light_edit(STORY, i)} paragraph {i}" for i in range(40))
-    found = shingles(body)
-    assert len(found) > 2 * SHINGLES_PER_UPDATE
-    whole = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
-    whole.update_batch(found)
+    assert len(shingles(body)) > 2 * SHINGLES_PER_UPDATE
     sig = signature(body)
     assert sig is not None
-    assert list(hash_values(sig)) == [int(v) for v in whole.hashvalues]
+    assert list(hash_values(sig)) == datasketch_minhash(body)
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=60, deadline=None)
+def test_a_signature_holds_datasketchs_minhash_values(body: str) -> None:
+    """Signatures already in the changelog were datasketch's: the project's MinHash must give the same values."""
+    from newsflow_enrich.dedup import hash_values, signature
+
+    sig = signature(body)
+    if sig is None:
+        assert not shingles(body)
+    else:
+        assert list(hash_values(sig)) == datasketch_minhash(body)
+
+
+def datasketch_minhash(body: str) -> list[int]:
+    from datasketch import MinHash  # type: ignore[import-untyped]
+
+    from newsflow_enrich.dedup import NUM_PERM, SCHEME
+
+    reference = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    reference.update_batch(shingles(body))
+    return [int(v) for v in reference.hashvalues]

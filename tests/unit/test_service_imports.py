@@ -22,3 +22,14 @@ def test_enrich_main_process_does_not_load_the_models_nor_scipy() -> None:
     probe = "import sys, newsflow_enrich.__main__; print(sorted({'spacy', 'yake', 'scipy'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_enrich_workers_sign_articles_without_scipy() -> None:
+    """A worker's MinHash is this project's (datasketch's values, tested in test_enrich_state): importing
+    datasketch brings SciPy along, 47 MB that every enrich replica's workers would hold for nothing."""
+    probe = (
+        "import sys; from newsflow_enrich.dedup import signature; signature('one two three four');"
+        "print(sorted({'datasketch', 'scipy'} & set(sys.modules)))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -1,18 +1,21 @@
 """Near-duplicates: MinHash signatures over body shingles, a banded LSH index, and the clusters they form.
 
 The signature of an article is computed where it is analysed (a worker: :func:`signature`, datasketch's
-MinHash); the state stage keeps the signatures in a table (the enrich state store's, backed by a changelog
+MinHash values); the state stage keeps the signatures in a table (the enrich state store's, backed by a changelog
 topic; a dict in tests), bounded by count, and finds candidates in an in-memory LSH index rebuilt from the
 table on start, so a restart forgets nothing within the bound. Every update is keyed by the article's id,
 so processing an article again changes nothing.
 
-The index is this module's :class:`BandIndex`, not datasketch's MinHashLSH: that one imports SciPy to
-choose its bands (57 MB of the main process's memory, measured); :func:`bands_for` makes the same choice.
+Neither the MinHash nor the index is datasketch's own, though their values and bands are (tested against
+it): importing datasketch imports SciPy for its LSH index's choice of bands, 57 MB in the main process and
+47 MB in the workers' forkserver, measured. :func:`signature` is its "affine32" MinHash, :func:`bands_for`
+its choice of bands, :class:`BandIndex` its index.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import heapq
 import re
 import time
@@ -28,10 +31,12 @@ SHINGLE_WORDS = 3
 MAX_WORDS = 20_000
 """Shingles come from the first words only: enough to recognise a story, bounded for 2 MB bodies."""
 SHINGLES_PER_UPDATE = 1_000
-"""update_batch hashes its shingles with every permutation at once (8 bytes × 128 each, and temporaries):
+"""A chunk's shingles are hashed with every permutation at once (4 bytes × 128 each, and temporaries):
 20,000 shingles at a time made a worker 60 MB larger for a moment."""
 SCHEME = "affine32"
 """datasketch 2's hashing: 32-bit values, stored as they are."""
+SEED = 1
+"""datasketch's default seed: the permutations, hence the signatures, are those of its MinHash(seed=1)."""
 _WORD = re.compile(r"\w+")
 
 
@@ -42,17 +47,39 @@ def shingles(body: str) -> list[bytes]:
     return [" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(len(words) - SHINGLE_WORDS + 1)]
 
 
+@cache
+def _permutations() -> tuple[np.ndarray[Any, np.dtype[np.uint32]], np.ndarray[Any, np.dtype[np.uint32]]]:
+    """The affine maps h -> a*h + b (mod 2^32, `a` odd: a bijection), drawn as datasketch draws them."""
+    generator = np.random.RandomState(SEED)
+    a = generator.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
+
+
+def _sha1_32(shingle: bytes) -> int:
+    return int.from_bytes(hashlib.sha1(shingle).digest()[:4], "little")
+
+
+def _fmix32(h: np.ndarray[Any, np.dtype[np.uint32]]) -> np.ndarray[Any, np.dtype[np.uint32]]:
+    """MurmurHash3's finalizer, the pre-mix datasketch applies once to each input hash."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
 def signature(body: str) -> str | None:
     """The body's MinHash as text (128 32-bit values, base64), None when it has no words. Runs in a worker."""
-    from datasketch import MinHash  # type: ignore[import-untyped]  # (imports SciPy: workers only)
-
     found = shingles(body)
     if not found:
         return None
-    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    a, b = _permutations()
+    values = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
     for start in range(0, len(found), SHINGLES_PER_UPDATE):
-        minhash.update_batch(found[start : start + SHINGLES_PER_UPDATE])
-    return base64.b64encode(minhash.hashvalues.astype("<u4").tobytes()).decode()
+        hashed = _fmix32(np.array([_sha1_32(s) for s in found[start : start + SHINGLES_PER_UPDATE]], np.uint32))
+        values = np.minimum(values, (hashed[:, None] * a + b).min(axis=0))
+    return base64.b64encode(values.astype("<u4").tobytes()).decode()
 
 
 def hash_values(sig: str) -> np.ndarray[Any, np.dtype[np.uint32]]:
