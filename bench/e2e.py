@@ -40,12 +40,17 @@ from tests.integration.harness import BIN, Kafka, Service, free_port, wait_until
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def family(pid: int) -> list[int]:
+def parents() -> dict[int, int | None]:
+    """Every process's parent, from one pass over /proc."""
+    return {int(stat.parent.name): parent_of(int(stat.parent.name)) for stat in Path("/proc").glob("[0-9]*/stat")}
+
+
+def family(pid: int, parents_now: dict[int, int | None] | None = None) -> list[int]:
     """A process and its descendants (a service's extraction or analysis workers)."""
-    parents = {int(stat.parent.name): parent_of(int(stat.parent.name)) for stat in Path("/proc").glob("[0-9]*/stat")}
+    parents_now = parents_now if parents_now is not None else parents()
     found = [pid]
     for member in found:
-        found += [child for child, parent in parents.items() if parent == member]
+        found += [child for child, parent in parents_now.items() if parent == member]
     return found
 
 
@@ -57,6 +62,13 @@ def cpu_seconds(pid: int, workers: bool = True) -> float:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total / CLOCK_TICKS
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole machine so far, every core (/proc/stat)."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
 
 
 def stand_in_pid(work: Path) -> int | None:
@@ -87,10 +99,10 @@ def peak_rss_mb(pid: int) -> float:
     return sum(hwm_mb(member) for member in family(pid))
 
 
-def pss_mb(pid: int) -> float:
+def pss_mb(pid: int, parents_now: dict[int, int | None]) -> float:
     """The proportional memory of a process and its workers: a page shared by n of them counts 1/n in each,
     so the sum counts it once — what the service's cgroup (its container's memory limit) is charged."""
-    return sum(memory_mb(member, "smaps_rollup", "Pss:") for member in family(pid))
+    return sum(memory_mb(member, "smaps_rollup", "Pss:") for member in family(pid, parents_now))
 
 
 class PeakMemory(threading.Thread):
@@ -111,8 +123,9 @@ class PeakMemory(threading.Thread):
             self.ingest_rss = max(self.ingest_rss, hwm_mb(self.ingest))
             ticks += 1
             if ticks % 5 == 0:
+                parents_now = parents()  # one pass over /proc for every service: the sampling is cheap
                 for name, pid in list(self.pids.items()):
-                    self.pss[name] = max(self.pss[name], pss_mb(pid))
+                    self.pss[name] = max(self.pss[name], pss_mb(pid, parents_now))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -148,7 +161,7 @@ def pipeline_run(env: dict[str, str], work: Path, folder: Path, expected: int) -
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         main_before = {name: cpu_seconds(pid, workers=False) for name, pid in pids.items()}
         source = env["BENCH_SOURCE"]
-        started = time.monotonic()
+        started, observer_before, machine_before = time.monotonic(), time.process_time(), machine_ticks()
         ingest = subprocess.Popen(
             [str(BIN / "newsflow-ingest"), "--source", source, str(folder)],
             env=full_env,
@@ -165,7 +178,8 @@ def pipeline_run(env: dict[str, str], work: Path, folder: Path, expected: int) -
             return int(es.count(index="news-articles", query={"term": {"source": source}})["count"])
 
         wait_until(lambda: indexed() >= expected, 3600, f"{expected} articles to be searchable", interval=1.0)
-        elapsed = time.monotonic() - started
+        elapsed, observer_cpu = time.monotonic() - started, time.process_time() - observer_before
+        busy, ticks = (after - before for after, before in zip(machine_ticks(), machine_before, strict=True))
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         main_cpu = {name: cpu_seconds(pid, workers=False) - main_before[name] for name, pid in pids.items()}
         stand_in_cpu = cpu.pop("stand-in", None)
@@ -193,6 +207,8 @@ def pipeline_run(env: dict[str, str], work: Path, folder: Path, expected: int) -
         "cpu_ms_per_article": {name: round(1000 * seconds / expected, 1) for name, seconds in cpu.items()},
         "main_process_cpu_ms_per_article": {name: round(1000 * s / expected, 1) for name, s in main_cpu.items()},
         "stand_in_cpu_ms_per_article": round(1000 * stand_in_cpu / expected, 1) if stand_in_cpu is not None else None,
+        "bench_cpu_ms_per_article": round(1000 * observer_cpu / expected, 1),
+        "machine_busy_share": round(busy / ticks, 3),
         "peak_rss_mb": {name: round(mb, 1) for name, mb in rss.items()},
         "peak_pss_mb": {name: round(mb, 1) for name, mb in memory.pss.items()},
     }
