@@ -38,6 +38,7 @@ from newsflow_common.lifecycle import parent_of  # noqa: E402
 from tests.integration.harness import BIN, Kafka, Service, free_port, wait_until  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CORES = len(os.sched_getaffinity(0))
 
 
 def parents() -> dict[int, int | None]:
@@ -346,6 +347,19 @@ def in_process_baseline(folder: Path) -> dict[str, Any]:
     }
 
 
+def machine_cpu_ms(run: dict[str, Any]) -> float:
+    """All the CPU an article cost the machine in the pipeline run: the services, the stand-in (when local)
+    and this benchmark's own sampling."""
+    stand_in = run["stand_in_cpu_ms_per_article"] or 0.0
+    return round(sum(run["cpu_ms_per_article"].values()) + stand_in + run["bench_cpu_ms_per_article"], 1)
+
+
+def ratio_ceiling(run: dict[str, Any], baseline: dict[str, Any]) -> float:
+    """The ratio the pipeline would reach with every core busy: cores ÷ its CPU per article, against the
+    baseline's rate (the measured ratio is this times how busy the cores were, about)."""
+    return round(CORES * 1000 / machine_cpu_ms(run) / baseline["articles_per_s"], 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=600)
@@ -376,6 +390,7 @@ def main() -> None:
                 subprocess.run(stop_stack, check=False, capture_output=True)
     result = {"pages": args.pages, "pipeline": run, "baseline_one_process": baseline}
     result["ratio_pipeline_to_baseline"] = round(run["articles_per_s"] / baseline["articles_per_s"], 2)
+    result["ratio_ceiling_at_full_use"] = ratio_ceiling(run, baseline)
     one_process = baseline["cpu_ms_per_article_by_stage"]["enrich"]
     result["enrich_cpu_ratio_pipeline_to_one_process"] = round(run["cpu_ms_per_article"]["enrich"] / one_process, 2)
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -384,6 +399,11 @@ def main() -> None:
     print(
         f"pipeline {run['articles_per_s']} articles/s vs one process {baseline['articles_per_s']} articles/s: "
         f"ratio {result['ratio_pipeline_to_baseline']}; written to {args.json}"
+    )
+    print(
+        f"the pipeline's CPU per article ({machine_cpu_ms(run)} ms: services, stand-in and this benchmark) allows at "
+        f"most ratio {result['ratio_ceiling_at_full_use']} on {CORES} cores; they were "
+        f"{100 * run['machine_busy_share']:.0f}% busy"
     )
     print(
         f"enrich CPU per article: {run['cpu_ms_per_article']['enrich']} ms in the service vs {one_process} ms for the "
