@@ -13,7 +13,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import ApiError
 from pydantic import BaseModel
 
-from newsflow_common.es import is_transient_es_error
+from newsflow_common.es import is_transient_es_error, refusal_reason
 from newsflow_common.stage import Record
 from newsflow_index.bulk import Action, RetryItems, _operations
 from newsflow_index.mappings import (
@@ -157,7 +157,7 @@ def test_chunks_with_everything_fitting_is_one_chunk():
 # transient or not
 
 
-def api_error(status: int) -> ApiError:
+def api_error(status: int, body: object = None) -> ApiError:
     meta = ApiResponseMeta(
         status=status,
         http_version="1.1",
@@ -165,7 +165,7 @@ def api_error(status: int) -> ApiError:
         duration=0.01,
         node=NodeConfig("http", "localhost", 9200),
     )
-    return ApiError(f"status {status}", meta=meta, body={"error": {"type": "x"}})
+    return ApiError(f"status {status}", meta=meta, body=body or {"error": {"type": "x"}})
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
@@ -176,6 +176,26 @@ def test_overload_and_server_errors_are_transient(status):
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409])
 def test_request_errors_are_not_transient(status):
     assert not is_transient_es_error(api_error(status))
+
+
+def test_a_refusal_is_told_by_its_shards_reasons_not_only_its_type():
+    """ "search_phase_execution_exception" alone says nothing; the shards' reasons say what to change."""
+    body = {
+        "error": {
+            "type": "search_phase_execution_exception",
+            "reason": "all shards failed",
+            "root_cause": [{"type": "query_shard_exception", "reason": "No mapping found for [x] in order to sort on"}],
+            "failed_shards": [
+                {"index": "news-articles-2024.01", "reason": {"type": "query_shard_exception", "reason": "No mapping"}}
+            ],
+        },
+        "status": 400,
+    }
+    told = refusal_reason(api_error(400, body))
+    assert "search_phase_execution_exception" in told
+    assert "No mapping found for [x] in order to sort on" in told
+    assert "news-articles-2024.01" in told
+    assert refusal_reason(api_error(400, "not json")) == "status 400"
 
 
 def test_connection_failures_are_transient():

@@ -179,7 +179,7 @@ def answering(route: Route, params: type[Params]) -> Handler:
             return error(400, str(exc))
         except ApiError as exc:
             if exc.status_code == 400:
-                log.warning("elasticsearch refused a question", path=request.path, error=str(exc.message))
+                log.warning("elasticsearch refused a question", path=request.path, error=es.refusal_reason(exc))
                 return error(400, "these parameters cannot be answered (Elasticsearch refused the question)")
             if not es.is_transient_es_error(exc):
                 raise

@@ -31,3 +31,18 @@ def is_transient_es_error(exc: BaseException) -> bool:
     if isinstance(exc, TransportConnectionError | ConnectionTimeout):
         return True
     return isinstance(exc, ApiError) and exc.status_code in RETRYABLE_STATUS
+
+
+def refusal_reason(exc: ApiError) -> str:
+    """What Elasticsearch said when it refused a request: its error type with the root causes and the failed
+    shards' indices and reasons (a search's "all shards failed" alone does not say what to change)."""
+    error = exc.body.get("error") if isinstance(exc.body, dict) else None
+    if not isinstance(error, dict):
+        return str(exc.message)
+    causes = [f"{c.get('type')}: {c.get('reason')}" for c in error.get("root_cause") or [] if isinstance(c, dict)]
+    shards = [
+        f"{s.get('index')}: {(s.get('reason') or {}).get('reason')}"
+        for s in error.get("failed_shards") or []
+        if isinstance(s, dict) and isinstance(s.get("reason") or {}, dict)
+    ]
+    return "; ".join([f"{error.get('type')}: {error.get('reason')}", *causes, *shards])[:2000]
