@@ -338,6 +338,29 @@ def test_api_entity_questions(api: Service, known: Known) -> None:
     ]
 
 
+def test_api_search_highlights_an_article_longer_than_the_highlighters_limit(
+    api: Service, known: Known, kafka: Kafka, es: Elasticsearch
+) -> None:
+    """Elasticsearch will not highlight a field longer than index.highlight.max_analyzed_offset (a million
+    characters) and fails the whole search instead: one long article (bodies up to 2 MB are accepted) made every
+    search it matched answer 400, the page's too."""
+    word = f"quagga{uuid.uuid4().hex[:8]}"
+    body = f"The {word} herd grazed. " + "The plain stretched on without end. " * 30_000
+    assert len(body) > 1_000_000
+    article = known.articles[0].model_copy(update={"article_id": f"{known.source}-long", "body": body})
+    kafka.produce("news.enriched.v1", [article])
+
+    def indexed() -> bool:
+        es.indices.refresh(index="news-articles")
+        return bool(es.count(index="news-articles", query={"term": {"article_id": article.article_id}})["count"])
+
+    wait_until(indexed, 60, "the long article indexed")
+    status, page = get(api, "/search", q=word)
+    assert status == 200, page
+    assert [hit["article_id"] for hit in page["hits"]] == [article.article_id]
+    assert f"<em>{word}</em>" in page["hits"][0]["highlight"]
+
+
 def test_api_answers_as_its_document_says(api: Service) -> None:
     """schemathesis: generated requests, good and bad, to every operation of the served document; never a 5xx,
     every status, content type and body as documented, schema-invalid requests refused. Not checked: that every
