@@ -343,7 +343,7 @@ def test_api_search_highlights_an_article_longer_than_the_highlighters_limit(
 ) -> None:
     """Elasticsearch will not highlight a field longer than index.highlight.max_analyzed_offset (a million
     characters) and fails the whole search instead: one long article (bodies up to 2 MB are accepted) made every
-    search it matched answer 400, the page's too."""
+    search it matched answer 400, the page's too. The index holds the body's first 400,000 characters."""
     word = f"quagga{uuid.uuid4().hex[:8]}"
     body = f"The {word} herd grazed. " + "The plain stretched on without end. " * 30_000
     assert len(body) > 1_000_000

@@ -12,6 +12,7 @@ from newsflow_common.runtime import is_surroundings_failure
 from newsflow_common.stage import Record
 from newsflow_index.bulk import Action, RetryItems, _operations, bulk_once, latest_versions, plan_moves
 from newsflow_index.routing import article_index, article_version, month_index
+from newsflow_index.service import INDEXED_BODY_CHARS, source
 from newsflow_schemas import ENRICHED, EnrichedArticle
 
 RECORD = Record(topic=ENRICHED, partition=0, offset=0, key=b"a", value=b"{}")
@@ -144,3 +145,16 @@ def test_a_busy_item_makes_the_bulk_a_transient_failure_for_the_runtime_to_retry
     with pytest.raises(RetryItems) as info:
         asyncio.run(bulk_once(answers, [versioned("ok", 1), versioned("busy", 1)]))  # type: ignore[arg-type]
     assert is_surroundings_failure(info.value)
+
+
+# the indexed document
+
+
+def test_the_index_holds_a_bodys_first_characters_fewer_than_the_highlighter_reads():
+    """Elasticsearch refuses to highlight a field longer than a million UTF-16 units and fails the whole search
+    with it: a longer body (bodies up to 2 MB are accepted) would break every search that matched it."""
+    emoji_body = "🦓" * 600_000  # two UTF-16 units each
+    document = source(article(NOW).model_copy(update={"body": emoji_body}))
+    assert document["body"] == emoji_body[:INDEXED_BODY_CHARS]
+    assert len(document["body"].encode("utf-16-le")) // 2 < 1_000_000
+    assert source(article(NOW))["body"] == "B"

@@ -24,9 +24,6 @@ from elasticsearch import AsyncElasticsearch
 SEARCH_FIELDS = [
     "article_id", "title", "section", "site_name", "source", "language", "published_at", "url", "cluster_id"
 ]  # fmt: skip
-HIGHLIGHT_MAX_CHARS = 999_999
-"""How far into a field the highlighter reads: below the index setting index.highlight.max_analyzed_offset
-(1,000,000 by default), which refuses the search instead when a field is longer."""
 ROLES = {"persons": "PERSON", "organizations": "ORG", "locations": "LOC"}
 """The keyword arrays of an article, and the entity type each holds."""
 INTERVALS = ("hour", "day")
@@ -220,10 +217,7 @@ async def search(
         index=alias,
         query={"bool": {"must": must, "filter": filters.clauses()}},
         highlight={
-            "fields": {"title": {"number_of_fragments": 0}, "body": {"number_of_fragments": 1, "fragment_size": 160}},
-            # A body longer than the index's highlight limit (a million characters by default) fails the whole
-            # search; with a limit given here, its highlight is looked for in the first part only.
-            "max_analyzed_offset": HIGHLIGHT_MAX_CHARS,
+            "fields": {"title": {"number_of_fragments": 0}, "body": {"number_of_fragments": 1, "fragment_size": 160}}
         },
         source_includes=SEARCH_FIELDS,
         sort=sort,

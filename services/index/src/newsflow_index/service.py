@@ -86,8 +86,16 @@ class ElasticsearchSink(Sink):
         return Action(index, message.key(), source(message), record, version, position)
 
 
+INDEXED_BODY_CHARS = 400_000
+"""The index holds at most this much of a body; the whole text stays on news.enriched.v1. Elasticsearch refuses
+to highlight a field longer than index.highlight.max_analyzed_offset (a million UTF-16 units: 400,000
+characters of any kind fit) and fails the whole search: one 2 MB body broke every search that matched it."""
+
+
 def source(message: Message) -> dict[str, Any]:
     document = message.model_dump(mode="json")
+    if isinstance(document.get("body"), str):
+        document["body"] = document["body"][:INDEXED_BODY_CHARS]
     document["indexed_at"] = datetime.now(UTC).isoformat()
     return document
 
