@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -167,6 +168,13 @@ def answering(route: Route, params: type[Params]) -> Handler:
     """Parameters validated by their model (400 with the reason), the answer by its own; Elasticsearch away: 503."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await answer(request)
+        elapsed_ms = round(1000 * (time.perf_counter() - started))
+        log.info("answered", path=request.path, status=response.status, ms=elapsed_ms)
+        return response
+
+    async def answer(request: web.Request) -> web.StreamResponse:
         given = {**{key: request.query[key] for key in request.query}, **request.match_info}
         try:
             asked = params.model_validate(given)
