@@ -317,6 +317,44 @@ def test_api_search_pages_through_everything_once(api: Service, known: Known) ->
     assert sorted(seen) == sorted(known.ids(lambda a: "zeppelin" in a.title))
 
 
+def test_api_search_pages_through_everything_once_while_articles_arrive(
+    api: Service, known: Known, kafka: Kafka, es: Elasticsearch
+) -> None:
+    """A word's score depends on how rare it is among all the documents, so it changes as articles arrive —
+    all the time in a news system. A cursor holding the last score of a page then skipped what followed it."""
+    params = {"q": "zeppelin", "source": known.source, "size": "7"}
+    status, page = get(api, "/search", **params)
+    assert status == 200, page
+    seen = [hit["article_id"] for hit in page["hits"]]
+    arriving = [
+        known.articles[1].model_copy(  # another source, no names: the other tests' answers stay as they were
+            update={
+                "article_id": f"{known.source}-new-{i}",
+                "source": f"{known.source}-arriving",
+                "title": f"Harbour notice {i}",
+                "body": "Calm seas.",
+                **{key: [] for key in ("entities", "persons", "organizations", "locations", "keywords", "countries")},
+                "cluster_id": None,
+                "duplicate_of": None,
+            }
+        )
+        for i in range(40)
+    ]
+    kafka.produce("news.enriched.v1", arriving)
+
+    def indexed() -> bool:
+        es.indices.refresh(index="news-articles")
+        ids = [a.article_id for a in arriving]
+        return bool(es.count(index="news-articles", query={"terms": {"article_id": ids}})["count"] == len(ids))
+
+    wait_until(indexed, 60, "the arriving articles indexed")
+    while page["next"]:
+        status, page = get(api, "/search", **params, after=page["next"])
+        assert status == 200, page
+        seen += [hit["article_id"] for hit in page["hits"]]
+    assert sorted(seen) == sorted(known.ids(lambda a: "zeppelin" in a.title))
+
+
 def test_api_entity_questions(api: Service, known: Known) -> None:
     status, timeline = get(api, "/entities/Grace Hopper/timeline", source=known.source, interval="day")
     assert status == 200

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
@@ -9,7 +12,7 @@ from pydantic import ValidationError
 from newsflow_analyst import api, queries
 from newsflow_analyst import cli as query
 from newsflow_analyst.contract import SearchParams, TopParams
-from newsflow_analyst.queries import Filters, decode_cursor, encode_cursor, entity_clause
+from newsflow_analyst.queries import Cursor, Filters, decode_cursor, encode_cursor, entity_clause
 from newsflow_analyst.settings import ApiSettings
 from newsflow_common import es
 from newsflow_common.health import Health
@@ -40,11 +43,17 @@ def test_entity_clause_searches_inside_the_nested_entities():
 
 
 @pytest.mark.parametrize("values", [[1.5, 1714712400000, "a-1"], [None, -9223372036854775808, "x"]])
-def test_cursor_round_trips_the_sort_values(values):
-    assert decode_cursor(encode_cursor(values)) == values
+def test_cursor_round_trips_the_point_in_time_and_the_sort_values(values):
+    assert decode_cursor(encode_cursor("pit-id==", values)) == Cursor("pit-id==", values)
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor", "e30=", "!!"])
+def test_a_cursor_of_the_earlier_version_still_pages_on():
+    """Before points in time a cursor held the sort values alone: a page open in a browser still works."""
+    old = base64.urlsafe_b64encode(json.dumps([1.5, 1714712400000, "a-1"]).encode()).decode()
+    assert decode_cursor(old) == Cursor(None, [1.5, 1714712400000, "a-1"])
+
+
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "e30=", "!!", "eyJwaXQiOiAxLCAiYWZ0ZXIiOiBbXX0="])
 def test_a_foreign_cursor_is_refused_with_a_clear_error(cursor):
     with pytest.raises(ValueError, match="cursor"):
         decode_cursor(cursor)

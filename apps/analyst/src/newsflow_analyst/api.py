@@ -171,7 +171,7 @@ def answering(route: Route, params: type[Params]) -> Handler:
         started = time.perf_counter()
         response = await answer(request)
         elapsed_ms = round(1000 * (time.perf_counter() - started))
-        log.info("answered", path=request.path, status=response.status, ms=elapsed_ms)
+        log.info("answered", path=request.path, query=request.query_string, status=response.status, ms=elapsed_ms)
         return response
 
     async def answer(request: web.Request) -> web.StreamResponse:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import AsyncElasticsearch, NotFoundError
 
 SEARCH_FIELDS = [
     "article_id", "title", "section", "site_name", "source", "language", "published_at", "url", "cluster_id"
@@ -179,19 +179,45 @@ async def resolve(client: AsyncElasticsearch, alias: str, filters: Filters) -> F
     return replace(filters, entity_names=tuple(names))
 
 
-def encode_cursor(sort_values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(sort_values).encode()).decode()
+HIGHLIGHT_FIELDS = {"title": {"number_of_fragments": 0}, "body": {"number_of_fragments": 1, "fragment_size": 160}}
+PIT_KEEP_ALIVE = "5m"
+"""How long a search's paging cursor stays valid after its last page (Elasticsearch's point in time)."""
 
 
-def decode_cursor(cursor: str) -> list[Any]:
-    """The sort values of the last hit of the previous page; ValueError when it is not one of ours."""
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page starts: the point in time the search reads (None in cursors from before points in
+    time) and the sort values of the previous page's last hit."""
+
+    pit: str | None
+    after: list[Any]
+
+
+def encode_cursor(pit: str | None, sort_values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"pit": pit, "after": sort_values}).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> Cursor:
+    """The cursor of the previous page; ValueError when it is not one of ours."""
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError) as exc:
         raise ValueError(f"not a paging cursor: {cursor!r}") from exc
-    if not isinstance(values, list):
-        raise ValueError(f"not a paging cursor: {cursor!r}")
-    return values
+    if isinstance(value, list):  # an earlier version's cursor: the sort values alone
+        return Cursor(None, value)
+    if isinstance(value, dict) and isinstance(value.get("after"), list) and isinstance(value.get("pit"), str | None):
+        return Cursor(value["pit"], value["after"])
+    raise ValueError(f"not a paging cursor: {cursor!r}")
+
+
+async def open_point_in_time(client: AsyncElasticsearch, alias: str) -> str:
+    """A point in time over the indices behind the alias, named one by one: the local stand-in's point in time
+    over an alias reaches only its first index (decision 001). The name itself when it is an index."""
+    try:
+        indices = sorted((await client.indices.get_alias(name=alias)).keys())
+    except NotFoundError:
+        indices = [alias]
+    return str((await client.open_point_in_time(index=indices, keep_alive=PIT_KEEP_ALIVE))["id"])
 
 
 async def search(
@@ -204,37 +230,52 @@ async def search(
 ) -> dict[str, Any]:
     """Articles matching ``text`` (best first; newest first without text), highlighted, a page at a time.
 
-    Returns ``{"total", "hits", "next"}``; pass ``next`` as ``after`` for the following page.
+    Returns ``{"total", "hits", "next"}``; pass ``next`` as ``after`` for the following page. Every page of a
+    search reads the index as it was at the first (a point in time): a score depends on how rare a word is
+    among all the documents, so articles arriving in between would shift the scores and the pages would skip
+    or repeat hits.
     """
     filters = await resolve(client, alias, filters)
+    cursor = decode_cursor(after) if after else None
     must = [{"multi_match": {"query": text, "fields": ["title^2", "summary", "body"]}}] if text else []
     # unmapped_type: an index of the alias that holds no article yet has no mapping to sort on; without it
     # Elasticsearch refuses the whole search (search_phase_execution_exception).
     newest = {"published_at": {"order": "desc", "missing": "_last", "unmapped_type": "date"}}
     sort: list[Any] = ["_score", newest] if text else [newest]
     sort.append({"article_id": {"order": "asc", "unmapped_type": "keyword"}})  # unique: search_after never skips
-    response = await client.search(
-        index=alias,
-        query={"bool": {"must": must, "filter": filters.clauses()}},
-        highlight={
-            "fields": {"title": {"number_of_fragments": 0}, "body": {"number_of_fragments": 1, "fragment_size": 160}}
-        },
-        source_includes=SEARCH_FIELDS,
-        sort=sort,
-        search_after=decode_cursor(after) if after else None,
-        size=size,
-        track_total_hits=True,
-    )
+    if cursor and cursor.pit is None:  # an earlier version's cursor: the index as it is now
+        where: dict[str, Any] = {"index": alias}
+    else:
+        pit = cursor.pit if cursor else await open_point_in_time(client, alias)
+        where = {"pit": {"id": pit, "keep_alive": PIT_KEEP_ALIVE}}
+    try:
+        response = await client.search(
+            **where,
+            query={"bool": {"must": must, "filter": filters.clauses()}},
+            highlight={"fields": HIGHLIGHT_FIELDS},
+            source_includes=SEARCH_FIELDS,
+            sort=sort,
+            search_after=cursor.after if cursor else None,
+            size=size,
+            track_total_hits=True,
+        )
+    except NotFoundError as exc:
+        if cursor is None or cursor.pit is None:
+            raise
+        raise ValueError(f"the paging cursor has expired ({PIT_KEEP_ALIVE} after its page): search again") from exc
     hits = []
     for hit in response["hits"]["hits"]:
         highlight = hit.get("highlight", {})
         fragment = (highlight.get("body") or highlight.get("title") or [""])[0]
         hits.append({**hit["_source"], "score": hit["_score"], "highlight": fragment})
     last = response["hits"]["hits"][-1]["sort"] if len(hits) == size else None
+    pit_now = response.get("pit_id")  # Elasticsearch may hand a new id for the same point in time
+    if pit_now and not last:
+        await client.close_point_in_time(id=pit_now)  # the last page: nothing will read it again
     return {
         "total": response["hits"]["total"]["value"],
         "hits": hits,
-        "next": encode_cursor(last) if last else None,
+        "next": encode_cursor(pit_now, last) if last else None,
     }
 
 
