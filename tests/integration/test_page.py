@@ -46,10 +46,6 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
-# As patient as the pages' actions (30 s, below), not Playwright's 5 s: late in a full run on two cores an
-# answer has taken longer than 5 s to show (a "More results" click; the API logged no refusal).
-expect.set_options(timeout=30_000)
-
 
 class Known:
     """Twelve articles naming one person, with one rare word; three of them one story; trends of that person."""
