@@ -27,6 +27,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from newsflow_analyst import cli as query
+from newsflow_analyst import queries
 from newsflow_schemas import EnrichedArticle, Entity, TrendCount
 from tests.integration.harness import Kafka, Service, wait_until
 
@@ -428,6 +429,9 @@ def test_api_refuses_bad_parameters_with_the_reason(api: Service) -> None:
     status, answer = get(api, "/search", q="x", after="not-a-cursor")
     assert status == 400
     assert "cursor" in answer["error"]
+    for forged in (queries.encode_cursor("not-a-point-in-time", [1.0, 0, "a"]), queries.encode_cursor(None, [{}])):
+        status, answer = get(api, "/search", q="x", after=forged)
+        assert status == 400, answer
     status, answer = get(api, "/search", since="not a date")
     assert status == 400
     assert "ISO 8601" in answer["error"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import difflib
 import json
 import re
@@ -19,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError, TransportError
 
 SEARCH_FIELDS = [
     "article_id", "title", "section", "site_name", "source", "language", "published_at", "url", "cluster_id"
@@ -270,8 +271,9 @@ async def search(
         hits.append({**hit["_source"], "score": hit["_score"], "highlight": fragment})
     last = response["hits"]["hits"][-1]["sort"] if len(hits) == size else None
     pit_now = response.get("pit_id")  # Elasticsearch may hand a new id for the same point in time
-    if pit_now and not last:
-        await client.close_point_in_time(id=pit_now)  # the last page: nothing will read it again
+    if pit_now and not last:  # the last page: nothing will read it again (and it expires by itself)
+        with contextlib.suppress(ApiError, TransportError):
+            await client.close_point_in_time(id=pit_now)
     return {
         "total": response["hits"]["total"]["value"],
         "hits": hits,

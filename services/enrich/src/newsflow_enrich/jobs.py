@@ -58,4 +58,4 @@ def load_models() -> None:
     from newsflow_enrich.dedup import signature
 
     warm_up()
-    signature("the signature's library is imported now too")
+    signature("the permutations are drawn now, once for every worker")
